@@ -1,0 +1,3 @@
+//! Surgical edits of the user's files.
+
+pub mod requirements;
