@@ -3,9 +3,20 @@
 //! The pipeline is `inspect -> resolve -> plan -> present -> apply`; every step but the last
 //! is pure, and the project root is always passed explicitly.
 
+pub mod apply;
+pub mod cli;
+pub mod config;
 pub mod error;
 pub mod gcloud;
+pub mod generate;
+pub mod init;
+pub mod inspect;
 pub mod patch;
+pub mod plan;
+pub mod prompt;
+pub mod python;
+pub mod render;
+pub mod report;
 pub mod validate;
 
 pub use error::{Error, Result};

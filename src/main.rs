@@ -1,1 +1,82 @@
-fn main() {}
+//! Parse the command line, call the library, print the error, set the exit code.
+
+use clap::Parser;
+use djrun::cli::{Cli, Command};
+use djrun::init::InitRequest;
+use djrun::prompt::{NoTerminal, Prompter, Terminal};
+use std::io::IsTerminal;
+
+fn main() {
+    let cli = Cli::parse();
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let code = match run(cli, color) {
+        Ok(code) => code,
+        Err(e) => {
+            let (red, bold, reset) = if color && std::io::stderr().is_terminal() {
+                ("\x1b[31m", "\x1b[1m", "\x1b[0m")
+            } else {
+                ("", "", "")
+            };
+            eprintln!("{red}{bold}error{reset}: {e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("\n{bold}hint{reset}: {hint}");
+            }
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
+    match cli.command {
+        Command::Init(args) => {
+            let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+            let request = InitRequest {
+                root: args.path,
+                project: args.project,
+                region: args.region,
+                service: args.service,
+                python: args.python,
+                public: if args.private {
+                    Some(false)
+                } else if args.public {
+                    Some(true)
+                } else {
+                    None
+                },
+                yes: args.yes,
+                dry_run: args.dry_run,
+                check: args.check,
+                force: args.force,
+                allow_dirty: args.allow_dirty,
+                color: color && std::io::stdout().is_terminal(),
+                interactive,
+            };
+            let gcloud = djrun::gcloud::defaults_from_env();
+            let mut terminal = Terminal::new();
+            let mut no_terminal = NoTerminal;
+            let prompter: &mut dyn Prompter = if interactive {
+                &mut terminal
+            } else {
+                &mut no_terminal
+            };
+            let outcome = djrun::init::run(
+                &request,
+                &gcloud,
+                prompter,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )?;
+            Ok(outcome.exit_code())
+        }
+        Command::Inspect(args) => {
+            let facts = djrun::inspect::inspect(&args.path)?;
+            if args.json {
+                println!("{}", djrun::report::json(&facts));
+            } else {
+                print!("{}", djrun::report::human(&facts));
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The command line, as clap derive types only. `main` converts them to library requests.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Take a Django project to a production-grade Google Cloud Run deployment.
+#[derive(Debug, Parser)]
+#[command(name = "djrun", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate the Dockerfile, .dockerignore, .gcloudignore and cloudbuild.yaml, and make
+    /// the settings and dependencies ready for Cloud Run. Shows a diff and asks first.
+    Init(InitArgs),
+    /// Show what djrun detects in the project and where each fact comes from.
+    Inspect(InspectArgs),
+}
+
+/// `djrun init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project folder; manage.py may sit in a subfolder.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Google Cloud project id (else saved choice, gcloud's configuration, a question).
+    #[arg(long, value_name = "ID")]
+    pub project: Option<String>,
+    /// Cloud Run region (else saved choice, gcloud's configuration, a question).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Cloud Run service name (else saved choice, derived from the project folder).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Python version of the image, X.Y (else detected from the project).
+    #[arg(long, value_name = "X.Y")]
+    pub python: Option<String>,
+    /// Allow unauthenticated access to the service (the default).
+    #[arg(long, conflicts_with = "private")]
+    pub public: bool,
+    /// Require authentication: only callers with the Cloud Run Invoker role get through.
+    #[arg(long)]
+    pub private: bool,
+    /// Accept every default and write without asking.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the changes as a diff and write nothing.
+    #[arg(long, conflicts_with = "check")]
+    pub dry_run: bool,
+    /// Write nothing; exit 1 when any file would change, 0 when none would.
+    #[arg(long)]
+    pub check: bool,
+    /// Allow overwriting a Dockerfile, .dockerignore, .gcloudignore or cloudbuild.yaml that djrun did not generate.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow editing files that have uncommitted changes.
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+/// `djrun inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The project folder; manage.py may sit in a subfolder.
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    /// Print the facts as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}

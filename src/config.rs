@@ -1,0 +1,282 @@
+//! Saved choices: `[tool.djrun]` in `pyproject.toml` when the project has one, else
+//! `djrun.toml`. Edited with toml_edit, so the rest of the file is kept as written; only
+//! values that differ from what djrun would pick by itself are stored.
+
+use crate::inspect::read_text;
+use crate::plan::{FileChange, Owner};
+use crate::{Error, Result};
+use std::path::Path;
+use toml_edit::{value, DocumentMut, Item, Table};
+
+/// The saved choices, as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Saved {
+    /// GCP project id.
+    pub project: Option<String>,
+    /// Cloud Run region.
+    pub region: Option<String>,
+    /// Cloud Run service name.
+    pub service: Option<String>,
+    /// Python version of the image.
+    pub python: Option<String>,
+    /// Whether the service allows unauthenticated access.
+    pub public: Option<bool>,
+}
+
+/// Where the saved choices live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    /// Path relative to the root.
+    pub path: String,
+    /// Whether it is a `pyproject.toml` (`[tool.djrun]`) rather than `djrun.toml`.
+    pub pyproject: bool,
+    /// Current contents, if the file exists.
+    pub text: Option<String>,
+}
+
+impl ConfigFile {
+    /// Where to read and write the saved choices for the project in `project_dir`.
+    /// `prefix` is the project folder relative to the root (`.` for the root).
+    pub fn locate(project_dir: &Path, prefix: &str) -> Result<ConfigFile> {
+        let shown = |name: &str| {
+            if prefix == "." {
+                name.to_string()
+            } else {
+                format!("{prefix}/{name}")
+            }
+        };
+        for (name, pyproject) in [("pyproject.toml", true), ("djrun.toml", false)] {
+            let path = project_dir.join(name);
+            if path.is_file() {
+                let text = read_text(&path, &shown(name))?;
+                if pyproject || !text.is_empty() || !project_dir.join("pyproject.toml").is_file() {
+                    return Ok(ConfigFile {
+                        path: shown(name),
+                        pyproject,
+                        text: Some(text),
+                    });
+                }
+            }
+        }
+        Ok(ConfigFile {
+            path: shown("djrun.toml"),
+            pyproject: false,
+            text: None,
+        })
+    }
+
+    fn parse(&self) -> Result<DocumentMut> {
+        let text = self.text.as_deref().unwrap_or("");
+        text.parse::<DocumentMut>().map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(1);
+            let reason = e.message().trim().to_string();
+            Error::input_hint(
+                format!("`{}` line {line} is not valid TOML: {reason}", self.path),
+                format!("fix `{}` and run djrun again", self.path),
+            )
+        })
+    }
+
+    fn table<'a>(&self, doc: &'a DocumentMut) -> Option<&'a Table> {
+        if self.pyproject {
+            doc.get("tool")?.get("djrun")?.as_table()
+        } else {
+            Some(doc.as_table())
+        }
+    }
+
+    /// Read the saved choices. Values of the wrong type are input errors naming the key.
+    pub fn load(&self) -> Result<Saved> {
+        let doc = self.parse()?;
+        let Some(table) = self.table(&doc) else {
+            return Ok(Saved::default());
+        };
+        let prefix = if self.pyproject { "tool.djrun." } else { "" };
+        let string = |key: &str| -> Result<Option<String>> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(item) => item.as_str().map(|s| Some(s.to_string())).ok_or_else(|| {
+                    Error::input_hint(
+                        format!("`{}`: `{prefix}{key}` must be a string", self.path),
+                        format!("write it as `{key} = \"...\"` or remove it"),
+                    )
+                }),
+            }
+        };
+        let public = match table.get("public") {
+            None => None,
+            Some(item) => Some(item.as_bool().ok_or_else(|| {
+                Error::input_hint(
+                    format!("`{}`: `{prefix}public` must be true or false", self.path),
+                    "write `public = false` for a private service, or remove the key",
+                )
+            })?),
+        };
+        Ok(Saved {
+            project: string("project")?,
+            region: string("region")?,
+            service: string("service")?,
+            python: string("python")?,
+            public,
+        })
+    }
+
+    /// The change that stores `saved` (only the keys that are `Some`), keeping everything else
+    /// in the file. `None` when the file would not change.
+    pub fn store(&self, saved: &Saved) -> Result<Option<FileChange>> {
+        let mut doc = self.parse()?;
+        let is_new = self.text.as_deref().is_none_or(|t| t.trim().is_empty());
+        {
+            let table: &mut Table = if self.pyproject {
+                let tool = doc
+                    .entry("tool")
+                    .or_insert_with(|| {
+                        let mut t = Table::new();
+                        t.set_implicit(true);
+                        Item::Table(t)
+                    })
+                    .as_table_mut()
+                    .ok_or_else(|| {
+                        Error::input(format!("`{}`: `tool` is not a table", self.path))
+                    })?;
+                let exists = tool.contains_key("djrun");
+                let djrun = tool
+                    .entry("djrun")
+                    .or_insert_with(|| Item::Table(Table::new()));
+                let djrun = djrun.as_table_mut().ok_or_else(|| {
+                    Error::input(format!("`{}`: `tool.djrun` is not a table", self.path))
+                })?;
+                if !exists {
+                    djrun
+                        .decor_mut()
+                        .set_prefix("\n# Choices for `djrun init`; flags override them.\n");
+                }
+                djrun
+            } else {
+                doc.as_table_mut()
+            };
+            let mut set = |key: &str, v: Option<Item>| match v {
+                Some(item) => {
+                    let unchanged = table.get(key).map(|old| old.to_string().trim().to_string())
+                        == Some(item.to_string().trim().to_string());
+                    if !unchanged {
+                        table.insert(key, item);
+                    }
+                }
+                None => {
+                    table.remove(key);
+                }
+            };
+            set("project", saved.project.as_deref().map(value));
+            set("region", saved.region.as_deref().map(value));
+            set("service", saved.service.as_deref().map(value));
+            set("python", saved.python.as_deref().map(value));
+            set("public", saved.public.map(value));
+        }
+        let mut after = doc.to_string();
+        if is_new && !self.pyproject {
+            if saved == &Saved::default() {
+                return Ok(None);
+            }
+            after = format!("# Choices for `djrun init`; flags override them.\n{after}");
+        }
+        if self.text.as_deref() == Some(after.as_str()) {
+            return Ok(None);
+        }
+        Ok(Some(FileChange {
+            path: self.path.clone(),
+            before: self.text.clone(),
+            after,
+            owner: Owner::User,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(pyproject: bool, text: Option<&str>) -> ConfigFile {
+        ConfigFile {
+            path: if pyproject {
+                "pyproject.toml"
+            } else {
+                "djrun.toml"
+            }
+            .into(),
+            pyproject,
+            text: text.map(str::to_string),
+        }
+    }
+
+    fn saved() -> Saved {
+        Saved {
+            project: Some("my-project".into()),
+            region: Some("europe-west1".into()),
+            public: Some(false),
+            ..Saved::default()
+        }
+    }
+
+    #[test]
+    fn djrun_toml_round_trips() {
+        let change = file(false, None).store(&saved()).unwrap().unwrap();
+        assert_eq!(
+            change.after,
+            "# Choices for `djrun init`; flags override them.\nproject = \"my-project\"\nregion = \"europe-west1\"\npublic = false\n"
+        );
+        let again = file(false, Some(&change.after));
+        assert_eq!(again.load().unwrap(), saved());
+        assert_eq!(
+            again.store(&saved()).unwrap(),
+            None,
+            "storing again changes nothing"
+        );
+    }
+
+    #[test]
+    fn pyproject_keeps_everything_else() {
+        let text = "[project]\nname = \"x\"  # the name\n\n[tool.black]\nline-length = 100\n";
+        let change = file(true, Some(text)).store(&saved()).unwrap().unwrap();
+        assert!(change.after.starts_with(text), "{}", change.after);
+        assert!(change
+            .after
+            .contains("[tool.djrun]\nproject = \"my-project\""));
+        assert_eq!(file(true, Some(&change.after)).load().unwrap(), saved());
+    }
+
+    #[test]
+    fn values_back_at_their_defaults_are_removed() {
+        let text = "project = \"a-project\"\nservice = \"custom\"\n";
+        let s = Saved {
+            project: Some("a-project".into()),
+            ..Saved::default()
+        };
+        let change = file(false, Some(text)).store(&s).unwrap().unwrap();
+        assert_eq!(change.after, "project = \"a-project\"\n");
+    }
+
+    #[test]
+    fn broken_toml_names_file_and_line() {
+        let err = file(true, Some("[project]\nname = \n")).load().unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`pyproject.toml` line 2 is not valid TOML"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let err = file(true, Some("[tool.djrun]\npublic = \"no\"\n"))
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`pyproject.toml`: `tool.djrun.public` must be true or false"
+        );
+    }
+}

@@ -1,0 +1,340 @@
+//! Read Django settings with a real Python parser: the production module and the modules it
+//! star-imports, merged the way Python runs them (later assignments win).
+
+use super::{layout, read_text, Location};
+use crate::python::PyModule;
+use crate::Result;
+use std::path::{Path, PathBuf};
+
+/// A settings module found on disk.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// The dotted module name.
+    pub module: String,
+    /// The file on disk.
+    pub path: PathBuf,
+}
+
+/// How `BASE_DIR` is defined, which decides how djrun writes paths below it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BaseDir {
+    /// `BASE_DIR = Path(...)...`: use `BASE_DIR / "x"`.
+    Path,
+    /// A string (`os.path...`): use `os.path.join(BASE_DIR, "x")`.
+    Str,
+    /// Not defined: compute from `__file__`.
+    #[default]
+    Missing,
+}
+
+/// What the settings say, as far as djrun needs it.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsFacts {
+    /// The production settings file, relative to the root.
+    pub file: String,
+    /// How many folders below the project root the settings file is (1 for `mysite/settings.py`).
+    pub depth: usize,
+    /// Every file read: the settings file and what it star-imports.
+    pub chain: Vec<String>,
+    /// Where `ALLOWED_HOSTS` is set.
+    pub allowed_hosts: Option<Location>,
+    /// Whether `STATIC_ROOT` is set.
+    pub static_root: bool,
+    /// Whether `STATIC_URL` is set.
+    pub static_url: bool,
+    /// Whether `MIDDLEWARE` is set anywhere in the chain.
+    pub middleware: bool,
+    /// Whether WhiteNoise's middleware is in `MIDDLEWARE`.
+    pub whitenoise_middleware: bool,
+    /// Whether Django's SecurityMiddleware is in `MIDDLEWARE`.
+    pub security_middleware: bool,
+    /// Whether `STORAGES` is set.
+    pub storages: bool,
+    /// Whether static files already go to a storage of the project's choosing.
+    pub custom_static_storage: bool,
+    /// Whether `django.contrib.staticfiles` is installed (collectstatic exists).
+    pub staticfiles_app: bool,
+    /// How `BASE_DIR` is defined.
+    pub base_dir: BaseDir,
+    /// `sqlite`, `postgres`, `mysql`, `env` or `unknown`.
+    pub database: String,
+    /// `WSGI_APPLICATION`, if set.
+    pub wsgi_application: Option<String>,
+    /// `ASGI_APPLICATION`, if set.
+    pub asgi_application: Option<String>,
+}
+
+/// The file of `module` below `project`: `a/b.py` or `a/b/__init__.py`.
+pub fn locate(project: &Path, module: &str) -> Option<Located> {
+    let base = layout::join(project, &module.replace('.', "/"));
+    let file = base.with_extension("py");
+    let path = if file.is_file() {
+        file
+    } else if base.join("__init__.py").is_file() {
+        base.join("__init__.py")
+    } else {
+        return None;
+    };
+    Some(Located {
+        module: module.to_string(),
+        path,
+    })
+}
+
+/// Names of production settings modules, in order of preference.
+const PRODUCTION_NAMES: &[&str] = &["production", "prod", "live"];
+
+/// Where the settings are a package (`config/settings/` with `base.py`, `local.py`, ...),
+/// the production module in it, if there is one.
+pub fn production_module(project: &Path, module: &str) -> Option<String> {
+    let located = locate(project, module)?;
+    let package = if located.path.ends_with("__init__.py") {
+        module.to_string()
+    } else {
+        let (parent, _) = module.rsplit_once('.')?;
+        if parent.rsplit('.').next() != Some("settings") {
+            return None;
+        }
+        parent.to_string()
+    };
+    PRODUCTION_NAMES.iter().find_map(|name| {
+        let candidate = format!("{package}.{name}");
+        locate(project, &candidate).map(|_| candidate)
+    })
+}
+
+/// Resolve `from X import *` written in `module` to a module name.
+fn resolve_import(module: &str, is_package: bool, target: &str) -> String {
+    let dots = target.chars().take_while(|&c| c == '.').count();
+    if dots == 0 {
+        return target.to_string();
+    }
+    let mut parts: Vec<&str> = module.split('.').collect();
+    // `.x` in a module means a sibling; in a package's __init__ it means a child.
+    let up = if is_package { dots - 1 } else { dots };
+    for _ in 0..up {
+        parts.pop();
+    }
+    let rest = &target[dots..];
+    if !rest.is_empty() {
+        parts.push(rest);
+    }
+    parts.join(".")
+}
+
+fn classify_database(value: &str) -> &'static str {
+    let v = value.to_ascii_lowercase();
+    if v.contains("sqlite") {
+        "sqlite"
+    } else if v.contains("postgres") || v.contains("postgis") {
+        "postgres"
+    } else if v.contains("mysql") {
+        "mysql"
+    } else if v.contains("environ")
+        || v.contains("getenv")
+        || v.contains("env.db")
+        || v.contains("dj_database_url")
+        || v.contains("database_url")
+        || v.contains("config(")
+    {
+        "env"
+    } else {
+        "unknown"
+    }
+}
+
+/// Read the settings module at `located` and the modules it star-imports.
+pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<SettingsFacts> {
+    // Collect the chain: star-imported modules first (they run first), then the module.
+    let mut chain: Vec<(Located, PyModule)> = Vec::new();
+    let mut pending = vec![located.clone()];
+    let mut seen: Vec<PathBuf> = Vec::new();
+    while let Some(current) = pending.pop() {
+        if seen.contains(&current.path) || seen.len() > 32 {
+            continue;
+        }
+        seen.push(current.path.clone());
+        let shown = shown_path(project, project_root, &current.path);
+        let text = read_text(&current.path, &shown)?;
+        let module = PyModule::parse(&shown, &text)?;
+        // djrun's own block is what djrun derives from the facts, never a fact itself.
+        let module = match crate::patch::settings::find_block(&module)? {
+            Some(range) => {
+                let mut rest = text[..range.start].to_string();
+                rest.push_str(&text[range.end..]);
+                PyModule::parse(&shown, &rest)?
+            }
+            None => module,
+        };
+        let is_package = current.path.ends_with("__init__.py");
+        for target in module.star_imports() {
+            let name = resolve_import(&current.module, is_package, &target);
+            if let Some(found) = locate(project, &name) {
+                pending.push(found);
+            }
+        }
+        chain.push((current, module));
+    }
+    chain.reverse();
+
+    let main_file = shown_path(project, project_root, &located.path);
+    let rel_to_project = layout::relative(project, &located.path);
+    let mut facts = SettingsFacts {
+        file: main_file,
+        depth: rel_to_project.matches('/').count(),
+        chain: chain.iter().map(|(_, m)| m.file().to_string()).collect(),
+        database: "unknown".to_string(),
+        ..SettingsFacts::default()
+    };
+    for (_, module) in &chain {
+        if let Some(a) = module.assignment("ALLOWED_HOSTS") {
+            facts.allowed_hosts = Some(Location {
+                file: module.file().to_string(),
+                line: a.line,
+            });
+        }
+        facts.static_root |= module.assignment("STATIC_ROOT").is_some();
+        facts.static_url |= module.assignment("STATIC_URL").is_some();
+        if let Some(list) = module.string_list("MIDDLEWARE") {
+            facts.middleware = true;
+            facts.whitenoise_middleware = list
+                .iter()
+                .any(|m| m == "whitenoise.middleware.WhiteNoiseMiddleware");
+            facts.security_middleware = list
+                .iter()
+                .any(|m| m == "django.middleware.security.SecurityMiddleware");
+        } else if module.assignment("MIDDLEWARE").is_some() {
+            facts.middleware = true;
+        }
+        if let Some(a) = module.assignment("STORAGES") {
+            facts.storages = true;
+            facts.custom_static_storage |=
+                a.value.contains("\"staticfiles\"") || a.value.contains("'staticfiles'");
+        }
+        facts.custom_static_storage |= module.assignment("STATICFILES_STORAGE").is_some();
+        if let Some(apps) = module.string_list("INSTALLED_APPS") {
+            facts.staticfiles_app = apps.iter().any(|a| a == "django.contrib.staticfiles");
+        }
+        if let Some(a) = module.assignment("BASE_DIR") {
+            facts.base_dir = if a.value.contains("Path") {
+                BaseDir::Path
+            } else {
+                BaseDir::Str
+            };
+        }
+        if let Some(a) = module.assignment("DATABASES") {
+            facts.database = classify_database(&a.value).to_string();
+        }
+        if let Some(w) = module.string_setting("WSGI_APPLICATION") {
+            facts.wsgi_application = Some(w);
+        }
+        if let Some(w) = module.string_setting("ASGI_APPLICATION") {
+            facts.asgi_application = Some(w);
+        }
+    }
+    Ok(facts)
+}
+
+fn shown_path(project: &Path, project_root: &str, path: &Path) -> String {
+    let rel = layout::relative(project, path);
+    if project_root == "." {
+        rel
+    } else {
+        format!("{project_root}/{rel}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = layout::join(root, rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn resolves_relative_star_imports() {
+        assert_eq!(
+            resolve_import("config.settings.production", false, ".base"),
+            "config.settings.base"
+        );
+        assert_eq!(
+            resolve_import("config.settings", true, ".base"),
+            "config.settings.base"
+        );
+        assert_eq!(resolve_import("a.b", false, "x.y"), "x.y");
+    }
+
+    #[test]
+    fn production_module_is_preferred_only_in_settings_packages() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "config/settings/__init__.py", "");
+        write(dir.path(), "config/settings/base.py", "");
+        write(dir.path(), "config/settings/local.py", "");
+        write(dir.path(), "config/settings/production.py", "");
+        write(dir.path(), "mysite/settings.py", "");
+        write(dir.path(), "mysite/production.py", "");
+        assert_eq!(
+            production_module(dir.path(), "config.settings.local").as_deref(),
+            Some("config.settings.production")
+        );
+        assert_eq!(
+            production_module(dir.path(), "config.settings").as_deref(),
+            Some("config.settings.production")
+        );
+        assert_eq!(production_module(dir.path(), "mysite.settings"), None);
+    }
+
+    #[test]
+    fn merges_star_imported_base_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "config/__init__.py", "");
+        write(dir.path(), "config/settings/__init__.py", "");
+        write(
+            dir.path(),
+            "config/settings/base.py",
+            "from pathlib import Path\nBASE_DIR = Path(__file__).parent\nALLOWED_HOSTS = []\nMIDDLEWARE = ['django.middleware.security.SecurityMiddleware']\nDATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3'}}\nINSTALLED_APPS = ['django.contrib.staticfiles']\n",
+        );
+        write(
+            dir.path(),
+            "config/settings/production.py",
+            "from .base import *  # noqa\nimport os\n\nALLOWED_HOSTS = os.environ['HOSTS'].split(',')\nSTATIC_ROOT = BASE_DIR / 'static'\n",
+        );
+        let located = locate(dir.path(), "config.settings.production").unwrap();
+        let facts = read(dir.path(), ".", &located).unwrap();
+        assert_eq!(facts.file, "config/settings/production.py");
+        assert_eq!(facts.depth, 2);
+        assert_eq!(
+            facts.chain,
+            vec!["config/settings/base.py", "config/settings/production.py"]
+        );
+        assert_eq!(
+            facts.allowed_hosts,
+            Some(Location {
+                file: "config/settings/production.py".into(),
+                line: 4
+            })
+        );
+        assert!(facts.static_root && facts.security_middleware && facts.staticfiles_app);
+        assert!(!facts.whitenoise_middleware);
+        assert_eq!(facts.base_dir, BaseDir::Path);
+        assert_eq!(facts.database, "sqlite");
+    }
+
+    #[test]
+    fn classifies_databases() {
+        assert_eq!(
+            classify_database("{'ENGINE': 'django.db.backends.postgresql'}"),
+            "postgres"
+        );
+        assert_eq!(classify_database("{'default': env.db()}"), "env");
+        assert_eq!(
+            classify_database("{'default': dj_database_url.config()}"),
+            "env"
+        );
+        assert_eq!(classify_database("SOMETHING"), "unknown");
+    }
+}
