@@ -68,9 +68,18 @@ impl Outcome {
 /// The default region offered when gcloud has none configured.
 pub const FALLBACK_REGION: &str = "us-central1";
 
-fn flag_error(flag: &str, value: &str, why: String) -> Error {
-    let _ = value;
-    Error::input_hint(format!("`{flag}`: {why}"), format!("pass a valid `{flag}`"))
+/// What a valid value of `flag` looks like, and where to find one.
+fn example(flag: &str) -> &'static str {
+    match flag {
+        "--project" => "pass the project id that `gcloud projects list` shows, such as `--project my-shop-prod`",
+        "--region" => "pass a region that `gcloud run regions list` shows, such as `--region europe-west1`",
+        "--service" => "pass 1 to 49 lowercase letters, digits and hyphens, starting with a letter, such as `--service my-shop`",
+        _ => "pass the Python version as X.Y, such as `--python 3.13`",
+    }
+}
+
+fn flag_error(flag: &str, why: String) -> Error {
+    Error::input_hint(format!("`{flag}`: {why}"), example(flag))
 }
 
 fn saved_error(config: &ConfigFile, key: &str, why: String) -> Error {
@@ -115,7 +124,7 @@ pub fn resolve(
 
     // Project id.
     let project = if let Some(p) = &request.project {
-        validate::project_id(p).map_err(|why| flag_error("--project", p, why))?;
+        validate::project_id(p).map_err(|why| flag_error("--project", why))?;
         p.clone()
     } else if let Some(p) = &saved.project {
         validate::project_id(p).map_err(|why| saved_error(config, "project", why))?;
@@ -146,7 +155,7 @@ pub fn resolve(
 
     // Region.
     let region = if let Some(r) = &request.region {
-        validate::region(r).map_err(|why| flag_error("--region", r, why))?;
+        validate::region(r).map_err(|why| flag_error("--region", why))?;
         r.clone()
     } else if let Some(r) = &saved.region {
         validate::region(r).map_err(|why| saved_error(config, "region", why))?;
@@ -192,7 +201,7 @@ pub fn resolve(
     // Service name.
     let derived = default_service(facts);
     let service = if let Some(s) = &request.service {
-        validate::service_name(s).map_err(|why| flag_error("--service", s, why))?;
+        validate::service_name(s).map_err(|why| flag_error("--service", why))?;
         s.clone()
     } else if let Some(s) = &saved.service {
         validate::service_name(s).map_err(|why| saved_error(config, "service", why))?;
@@ -213,7 +222,7 @@ pub fn resolve(
     // Python version: never asked; detected unless overridden.
     let detected = facts.python_version.version.clone();
     let python = if let Some(p) = &request.python {
-        validate::python_version(p).map_err(|why| flag_error("--python", p, why))?;
+        validate::python_version(p).map_err(|why| flag_error("--python", why))?;
         p.clone()
     } else if let Some(p) = &saved.python {
         validate::python_version(p).map_err(|why| saved_error(config, "python", why))?;

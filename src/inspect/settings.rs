@@ -206,12 +206,17 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         } else if module.assignment("MIDDLEWARE").is_some() {
             facts.middleware = true;
         }
+        // A static files storage of the project's own (a bucket, say) means static files are
+        // not djrun's business; WhiteNoise's storage means they are served already.
         if let Some(a) = module.assignment("STORAGES") {
             facts.storages = true;
-            facts.custom_static_storage |=
+            let names_static =
                 a.value.contains("\"staticfiles\"") || a.value.contains("'staticfiles'");
+            facts.custom_static_storage = names_static && !a.value.contains("whitenoise");
         }
-        facts.custom_static_storage |= module.assignment("STATICFILES_STORAGE").is_some();
+        if let Some(a) = module.assignment("STATICFILES_STORAGE") {
+            facts.custom_static_storage = !a.value.contains("whitenoise");
+        }
         if let Some(apps) = module.string_list("INSTALLED_APPS") {
             facts.staticfiles_app = apps.iter().any(|a| a == "django.contrib.staticfiles");
         }
@@ -319,9 +324,28 @@ mod tests {
             })
         );
         assert!(facts.static_root && facts.security_middleware && facts.staticfiles_app);
-        assert!(!facts.whitenoise_middleware);
+        assert!(!facts.whitenoise_middleware && !facts.custom_static_storage);
         assert_eq!(facts.base_dir, BaseDir::Path);
         assert_eq!(facts.database, "sqlite");
+    }
+
+    #[test]
+    fn whitenoise_storage_is_not_a_custom_storage_but_a_bucket_is() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a/settings.py",
+            "STORAGES = {'staticfiles': {'BACKEND': 'whitenoise.storage.CompressedManifestStaticFilesStorage'}}\n",
+        );
+        let facts = read(dir.path(), ".", &locate(dir.path(), "a.settings").unwrap()).unwrap();
+        assert!(facts.storages && !facts.custom_static_storage);
+        write(
+            dir.path(),
+            "b/settings.py",
+            "STATICFILES_STORAGE = 'storages.backends.gcloud.GoogleCloudStorage'\n",
+        );
+        let facts = read(dir.path(), ".", &locate(dir.path(), "b.settings").unwrap()).unwrap();
+        assert!(facts.custom_static_storage);
     }
 
     #[test]

@@ -1,0 +1,459 @@
+//! The command line, end to end on fixture projects: exit codes, messages, and what is on
+//! disk afterwards.
+
+mod common;
+
+use predicates::prelude::*;
+use std::path::Path;
+
+const FLAGS: [&str; 4] = ["--project", "demo-project-123", "--region", "europe-west1"];
+
+fn gcloud_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    tmp.path().join("gcloud-config")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn help_lists_the_commands_and_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("init").and(predicate::str::contains("inspect")));
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--help"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("--check")
+                .and(predicate::str::contains("--dry-run"))
+                .and(predicate::str::contains("--allow-dirty"))
+                .and(predicate::str::contains("--private")),
+        );
+}
+
+#[test]
+fn check_finds_drift_then_passes_after_init() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--check"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("+++ b/Dockerfile"))
+        .stderr(predicate::str::contains("hint: run `djrun init`"));
+    assert_eq!(common::tree(&dir), before, "--check writes nothing");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success();
+    // The saved choices make flags unnecessary from now on.
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(predicate::str::contains("Nothing to change"));
+    // A change to the project is drift again.
+    std::fs::write(dir.join(".python-version"), "3.12\n").unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("+FROM python:3.12-slim"));
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--dry-run"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("--- /dev/null\n+++ b/Dockerfile")
+                .and(predicate::str::contains("+++ b/mysite/settings.py"))
+                .and(predicate::str::contains("+gunicorn>=23.0"))
+                .and(predicate::str::contains("\x1b").not()),
+        )
+        .stderr(predicate::str::contains("nothing was written"));
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
+fn second_init_has_an_empty_plan() {
+    let (_tmp, dir, _) = common::init_fixture("mysite");
+    let after_first = common::tree(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("Nothing to change"));
+    assert_eq!(common::tree(&dir), after_first);
+}
+
+#[test]
+fn without_a_terminal_a_missing_value_names_its_flag() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--region", "europe-west1"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("hint: pass `--project"));
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--project", "demo-project-123"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("hint: pass `--region"));
+    // Every value given, but no terminal to confirm on: --yes is needed to write.
+    common::djrun(&gcloud_dir(&tmp))
+        .arg("init")
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no terminal").and(predicate::str::contains("pass `--yes`")),
+        );
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
+fn defaults_come_from_the_gcloud_configuration_folder() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let config = gcloud_dir(&tmp);
+    std::fs::create_dir_all(config.join("configurations")).unwrap();
+    std::fs::write(config.join("active_config"), "work\n").unwrap();
+    std::fs::write(
+        config.join("configurations/config_work"),
+        "[core]\naccount = someone@example.com\nproject = from-gcloud-42\n\n[compute]\nregion = us-east1\n\n[run]\nregion = asia-east1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        config.join("configurations/config_default"),
+        "[core]\nproject = not-the-active-one\n",
+    )
+    .unwrap();
+    common::djrun(&config)
+        .args(["init", "--yes"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert!(cloudbuild.contains("_REGION: asia-east1"), "{cloudbuild}");
+    let saved = read(&dir.join("djrun.toml"));
+    assert!(saved.contains("project = \"from-gcloud-42\""), "{saved}");
+    assert!(saved.contains("region = \"asia-east1\""), "{saved}");
+}
+
+#[test]
+fn flags_beat_saved_choices_which_beat_gcloud() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let config = gcloud_dir(&tmp);
+    std::fs::create_dir_all(config.join("configurations")).unwrap();
+    std::fs::write(
+        config.join("configurations/config_default"),
+        "[core]\nproject = gcloud-project\n[run]\nregion = us-east1\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("djrun.toml"), "project = \"saved-project\"\n").unwrap();
+    common::djrun(&config)
+        .args(["init", "--yes", "--region", "europe-west4"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("--project saved-project"));
+    assert!(read(&dir.join("cloudbuild.yaml")).contains("_REGION: europe-west4"));
+}
+
+#[test]
+fn a_file_djrun_did_not_generate_needs_force() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    std::fs::write(dir.join("Dockerfile"), "FROM python:3.10\nCOPY . .\n").unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("-FROM python:3.10"))
+        .stderr(
+            predicate::str::contains("did not generate: `Dockerfile`")
+                .and(predicate::str::contains("--force")),
+        );
+    assert_eq!(common::tree(&dir), before, "a refusal changes nothing");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--force"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success();
+    assert!(read(&dir.join("Dockerfile")).starts_with("# Generated by djrun"));
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "git {args:?}: {status:?}");
+}
+
+#[test]
+fn uncommitted_changes_need_allow_dirty() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "start"]);
+    let settings = dir.join("mysite/settings.py");
+    std::fs::write(
+        &settings,
+        read(&settings) + "\nTIME_ZONE = 'Europe/Paris'\n",
+    )
+    .unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("uncommitted changes")
+                .and(predicate::str::contains("`mysite/settings.py`"))
+                .and(predicate::str::contains("`requirements.txt`").not())
+                .and(predicate::str::contains("--allow-dirty")),
+        );
+    assert_eq!(common::tree(&dir), before);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--allow-dirty"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success();
+    assert!(read(&settings).contains("TIME_ZONE = 'Europe/Paris'\n\n# >>> djrun"));
+}
+
+#[test]
+fn values_that_break_the_rules_are_rejected_before_anything_is_rendered() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    let cases: &[(&str, &str)] = &[
+        ("--project", "Bad_Project"),
+        ("--project", "example.com:legacy"),
+        ("--region", "europe west1"),
+        ("--region", "eu\nsteps: []"),
+        ("--service", "-leading-hyphen"),
+        ("--service", "svc\"; rm -rf /"),
+        ("--python", "3"),
+        ("--python", "3.13\nRUN curl evil"),
+    ];
+    for (flag, value) in cases {
+        let mut cmd = common::djrun(&gcloud_dir(&tmp));
+        cmd.args(["init", "--yes"]);
+        for (name, good) in [
+            ("--project", "demo-project-123"),
+            ("--region", "europe-west1"),
+        ] {
+            if name != *flag {
+                cmd.args([name, good]);
+            }
+        }
+        cmd.arg(format!("{flag}={value}")).arg(&dir);
+        cmd.assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(format!("`{flag}`")));
+        assert_eq!(common::tree(&dir), before, "{flag} {value:?} changed files");
+    }
+}
+
+#[test]
+fn a_saved_choice_that_breaks_the_rules_names_the_file() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    std::fs::write(
+        dir.join("djrun.toml"),
+        "project = \"x\"\nregion = \"europe-west1\"\n",
+    )
+    .unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`djrun.toml`: saved `project`"));
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
+fn a_settings_syntax_error_names_file_and_line() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let settings = dir.join("mysite/settings.py");
+    std::fs::write(&settings, read(&settings) + "\nBROKEN = [\n").unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("`mysite/settings.py` line")
+                .and(predicate::str::contains("not valid Python")),
+        );
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
+fn no_django_project_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("README.md"), "hello\n").unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(tmp.path())
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no Django project found")
+                .and(predicate::str::contains("manage.py")),
+        );
+}
+
+#[test]
+fn crlf_files_stay_crlf_and_keep_every_original_byte() {
+    let (tmp, dir) = common::copy_fixture("whitenoise-ready");
+    let settings_before = std::fs::read(dir.join("blog/settings.py")).unwrap();
+    let requirements_before = std::fs::read(dir.join("requirements.txt")).unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success();
+    let settings = std::fs::read(dir.join("blog/settings.py")).unwrap();
+    assert!(settings.starts_with(&settings_before));
+    let added = String::from_utf8(settings[settings_before.len()..].to_vec()).unwrap();
+    assert!(added.contains("# >>> djrun"));
+    assert_eq!(
+        added.matches('\n').count(),
+        added.matches("\r\n").count(),
+        "every added newline is CRLF"
+    );
+    let requirements = std::fs::read(dir.join("requirements.txt")).unwrap();
+    assert_eq!(
+        String::from_utf8(requirements).unwrap(),
+        String::from_utf8(requirements_before).unwrap() + "\ngunicorn>=23.0\n"
+    );
+}
+
+#[test]
+fn private_services_stay_private_on_re_runs() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--private"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success();
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert!(cloudbuild.contains("- --no-allow-unauthenticated"));
+    assert!(!cloudbuild.contains("- --allow-unauthenticated"));
+    assert!(read(&dir.join("djrun.toml")).contains("public = false"));
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn next_steps_give_the_exact_commands_and_warn_about_sqlite() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com")
+                .and(predicate::str::contains("gcloud artifacts repositories create cloud-run-source-deploy --repository-format=docker --location=europe-west1 --project demo-project-123"))
+                .and(predicate::str::contains("gcloud secrets create mysite-django-secret-key"))
+                .and(predicate::str::contains("gcloud builds submit --config cloudbuild.yaml --project demo-project-123"))
+                .and(predicate::str::contains("docker build -t mysite ."))
+                .and(predicate::str::contains("warning: the database is SQLite")),
+        );
+}
+
+#[test]
+fn inspect_json_follows_the_documented_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::djrun(&gcloud_dir(&tmp))
+        .args(["inspect", "--json"])
+        .arg(common::fixture("mysite"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["project_root"], ".");
+    assert_eq!(json["settings_module"], "mysite.settings");
+    assert_eq!(json["settings_file"], "mysite/settings.py");
+    assert_eq!(json["wsgi_application"], "mysite.wsgi.application");
+    assert_eq!(json["asgi_application"], "mysite.asgi.application");
+    assert_eq!(json["python_version"]["version"], "3.14");
+    assert_eq!(json["django_version"], "5.2");
+    assert_eq!(json["dependency_manager"], "pip");
+    assert_eq!(
+        json["dependency_files"],
+        serde_json::json!(["requirements.txt"])
+    );
+    assert_eq!(json["has_gunicorn"], false);
+    assert_eq!(json["allowed_hosts"]["file"], "mysite/settings.py");
+    assert_eq!(json["allowed_hosts"]["line"], 28);
+    assert_eq!(json["static_root"], false);
+    assert_eq!(json["whitenoise"], false);
+    assert_eq!(json["database"], "sqlite");
+}
+
+#[test]
+fn the_monorepo_project_is_found_below_the_root_and_not_in_node_modules() {
+    let (tmp, dir) = common::copy_fixture("monorepo");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "cd backend && gcloud builds submit",
+        ));
+    assert!(dir.join("backend/Dockerfile").is_file());
+    assert!(!dir.join("Dockerfile").exists());
+}

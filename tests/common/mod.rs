@@ -1,0 +1,112 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The fixture projects: every folder in tests/fixtures, plus the bundled example.
+pub fn fixtures() -> Vec<(String, PathBuf)> {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = vec![("mysite".to_string(), manifest.join("examples/mysite"))];
+    let mut entries: Vec<_> = std::fs::read_dir(manifest.join("tests/fixtures"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    entries.sort();
+    out.extend(entries);
+    out
+}
+
+/// The source folder of fixture `name`.
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+        .1
+}
+
+/// Copy fixture `name` into a fresh temp dir, as `<tmp>/<name>`, so the folder name (which
+/// the service name derives from) is stable.
+pub fn copy_fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dest = tmp.path().join(name);
+    copy_dir(&fixture(name), &dest);
+    (tmp, dest)
+}
+
+/// Copy a folder recursively (files and folders only).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file below `dir` with its bytes, for before/after comparisons.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = walkdir(dir)
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&p).unwrap();
+            (rel, bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(walkdir(&entry.path()));
+        } else {
+            out.push(entry.path());
+        }
+    }
+    out
+}
+
+/// The djrun binary, with an environment that cannot see the developer's gcloud setup.
+pub fn djrun(gcloud_config: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("djrun").unwrap();
+    cmd.env("CLOUDSDK_CONFIG", gcloud_config)
+        .env_remove("CLOUDSDK_CORE_PROJECT")
+        .env_remove("CLOUDSDK_RUN_REGION")
+        .env_remove("CLOUDSDK_COMPUTE_REGION")
+        .env_remove("CLOUDSDK_ACTIVE_CONFIG_NAME")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Copy fixture `name` and run `djrun init --yes` on it with fixed answers; returns the
+/// temp dir, the copy, and the folder that holds manage.py.
+pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (tmp, dir) = copy_fixture(name);
+    let gcloud = tmp.path().join("gcloud-config");
+    djrun(&gcloud)
+        .args([
+            "init",
+            "--yes",
+            "--project",
+            "demo-project-123",
+            "--region",
+            "europe-west1",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    let facts = djrun::inspect::inspect(&dir).unwrap();
+    let project = djrun::inspect::layout::join(&dir, &facts.project_root);
+    (tmp, dir, project)
+}

@@ -1,0 +1,100 @@
+//! One combined snapshot per fixture project of everything `djrun init` would write:
+//! generated files in full, edits of the user's files as diffs.
+
+mod common;
+
+use djrun::config::ConfigFile;
+use djrun::gcloud::GcloudDefaults;
+use djrun::init::{resolve, InitRequest};
+use djrun::inspect::{inspect, layout};
+use djrun::plan::Owner;
+use djrun::prompt::NoTerminal;
+
+fn rendered(name: &str) -> String {
+    let (_tmp, dir) = common::copy_fixture(name);
+    let facts = inspect(&dir).unwrap();
+    let config = ConfigFile::locate(
+        &layout::join(&dir, &facts.project_root),
+        &facts.project_root,
+    )
+    .unwrap();
+    let request = InitRequest {
+        root: dir.clone(),
+        project: Some("demo-project-123".into()),
+        region: Some("europe-west1".into()),
+        yes: true,
+        ..InitRequest::default()
+    };
+    let mut warnings = Vec::new();
+    let options = resolve(
+        &facts,
+        &request,
+        &config,
+        &GcloudDefaults::default(),
+        &mut NoTerminal,
+        &mut warnings,
+    )
+    .unwrap();
+    let plan = djrun::generate::plan(&facts, &options).unwrap();
+    let mut out = String::new();
+    for change in &plan.changes {
+        match change.owner {
+            Owner::Generated => {
+                out.push_str(&format!(
+                    "================ {} ================\n",
+                    change.path
+                ));
+                out.push_str(&change.after);
+            }
+            Owner::User => {
+                out.push_str(&format!(
+                    "================ {} (edit) ================\n",
+                    change.path
+                ));
+                out.push_str(&djrun::plan::diff(change, false).replace('\r', "\\r"));
+            }
+        }
+    }
+    out
+}
+
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
+}
+
+fn check(name: &str) {
+    let body = rendered(name);
+    settings().bind(|| insta::assert_snapshot!(name.to_string(), body));
+}
+
+macro_rules! snapshot_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                check($name);
+            }
+        )*
+        const COVERED: &[&str] = &[$($name),*];
+    };
+}
+
+snapshot_tests! {
+    mysite => "mysite",
+    legacy_django32 => "legacy-django32",
+    monorepo => "monorepo",
+    whitenoise_ready => "whitenoise-ready",
+}
+
+#[test]
+fn every_fixture_has_a_snapshot_test() {
+    let mut all: Vec<String> = common::fixtures().into_iter().map(|(n, _)| n).collect();
+    all.sort();
+    let mut covered: Vec<String> = COVERED.iter().map(|s| s.to_string()).collect();
+    covered.sort();
+    assert_eq!(all, covered, "add the new fixture to snapshot_tests!");
+}
