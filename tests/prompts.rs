@@ -1,0 +1,155 @@
+//! The questions `init` asks, through a scripted prompter: their defaults, the order, and
+//! that a "no" writes nothing. And that `--yes` never asks.
+
+mod common;
+
+use djrun::gcloud::GcloudDefaults;
+use djrun::init::{run, InitRequest, Outcome};
+use djrun::prompt::{Prompter, Question};
+use djrun::Result;
+
+/// Answers every question with its default, except the ones scripted, and records them.
+#[derive(Default)]
+struct Scripted {
+    asked: Vec<String>,
+    public: bool,
+    write: bool,
+}
+
+impl Prompter for Scripted {
+    fn text(
+        &mut self,
+        question: &Question,
+        default: Option<&str>,
+        validate: &dyn Fn(&str) -> std::result::Result<(), String>,
+    ) -> Result<String> {
+        self.asked
+            .push(format!("{} [{}]", question.prompt, default.unwrap_or("")));
+        let answer = default.unwrap_or("").to_string();
+        assert!(
+            validate(&answer).is_ok(),
+            "the default offered must be valid: {answer}"
+        );
+        assert!(
+            validate("Not Valid!").is_err(),
+            "the validator must reject bad input"
+        );
+        Ok(answer)
+    }
+    fn select(&mut self, question: &Question, items: &[String], default: usize) -> Result<usize> {
+        self.asked
+            .push(format!("{} [{}]", question.prompt, items[default]));
+        Ok(default)
+    }
+    fn confirm(&mut self, question: &Question, default: bool) -> Result<bool> {
+        self.asked.push(format!("{} [{default}]", question.prompt));
+        Ok(if question.flag == "--yes" {
+            self.write
+        } else {
+            self.public
+        })
+    }
+}
+
+/// Fails the test if asked anything.
+struct Forbidden;
+
+impl Prompter for Forbidden {
+    fn text(
+        &mut self,
+        q: &Question,
+        _: Option<&str>,
+        _: &dyn Fn(&str) -> std::result::Result<(), String>,
+    ) -> Result<String> {
+        panic!("asked {:?} under --yes", q.prompt)
+    }
+    fn select(&mut self, q: &Question, _: &[String], _: usize) -> Result<usize> {
+        panic!("asked {:?} under --yes", q.prompt)
+    }
+    fn confirm(&mut self, q: &Question, _: bool) -> Result<bool> {
+        panic!("asked {:?} under --yes", q.prompt)
+    }
+}
+
+fn gcloud() -> GcloudDefaults {
+    GcloudDefaults {
+        project: Some("gc-project-1".into()),
+        region: Some("europe-west4".into()),
+        source: None,
+    }
+}
+
+#[test]
+fn questions_offer_gcloud_and_project_defaults_and_no_writes_nothing() {
+    let (_tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    let request = InitRequest {
+        root: dir.clone(),
+        interactive: true,
+        ..InitRequest::default()
+    };
+    let mut prompter = Scripted::default();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome = run(&request, &gcloud(), &mut prompter, &mut out, &mut err).unwrap();
+    assert_eq!(outcome, Outcome::Declined);
+    assert_eq!(
+        prompter.asked,
+        vec![
+            "Google Cloud project id [gc-project-1]",
+            "Cloud Run region [europe-west4]",
+            "Cloud Run service name [mysite]",
+            "Allow public (unauthenticated) access to the service? [true]",
+            "Write these changes? [true]",
+        ]
+    );
+    let diff = String::from_utf8(out).unwrap();
+    assert!(diff.contains("+  _REGION: europe-west4"), "{diff}");
+    assert!(
+        diff.contains("--no-allow-unauthenticated"),
+        "the answer no to public access shows in the diff"
+    );
+    assert!(String::from_utf8(err)
+        .unwrap()
+        .contains("Nothing was written."));
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
+fn a_yes_writes_what_the_diff_showed() {
+    let (_tmp, dir) = common::copy_fixture("mysite");
+    let request = InitRequest {
+        root: dir.clone(),
+        interactive: true,
+        ..InitRequest::default()
+    };
+    let mut prompter = Scripted {
+        public: true,
+        write: true,
+        ..Scripted::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome = run(&request, &gcloud(), &mut prompter, &mut out, &mut err).unwrap();
+    assert_eq!(outcome, Outcome::Written);
+    let saved = std::fs::read_to_string(dir.join("djrun.toml")).unwrap();
+    assert!(
+        saved.contains("project = \"gc-project-1\"") && saved.contains("region = \"europe-west4\"")
+    );
+    assert!(!saved.contains("public"), "the default is not stored");
+}
+
+#[test]
+fn yes_never_asks() {
+    let (_tmp, dir) = common::copy_fixture("mysite");
+    let request = InitRequest {
+        root: dir.clone(),
+        interactive: true,
+        yes: true,
+        ..InitRequest::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome = run(&request, &gcloud(), &mut Forbidden, &mut out, &mut err).unwrap();
+    assert_eq!(outcome, Outcome::Written);
+    assert!(std::fs::read_to_string(dir.join("cloudbuild.yaml"))
+        .unwrap()
+        .contains("_REGION: europe-west4"));
+}
