@@ -1,9 +1,27 @@
 //! Find the Django project in a tree: the shallowest `manage.py`, never inside
-//! virtualenvs, node_modules, VCS folders or caches.
+//! virtualenvs, node_modules, VCS folders, caches or gitignored folders.
+//!
+//! The search is breadth-first, one depth at a time, with each folder's names sorted, so its
+//! cost is what the Django part of the repository costs: it reads no folder below the depth of
+//! the shallowest `manage.py`, and never enters a pruned one. Its rules:
+//!
+//! - a folder named in `PRUNED`, or holding a `pyvenv.cfg` (any virtualenv, whatever its
+//!   name), is skipped with everything below it; the root itself is never skipped;
+//! - a folder that git would ignore is skipped: the rules of the root's `.gitignore`, of the
+//!   `.gitignore` of every folder the walk reads (deeper files win, `!` re-includes), and of
+//!   the root's `.git/info/exclude`;
+//! - symlinked folders are never entered (a symlink loop cannot hang the walk), and a folder
+//!   that cannot be read is skipped, never an error;
+//! - once a depth holds a `manage.py`, that depth is finished (every `manage.py` at it is
+//!   collected) and nothing deeper is read.
 
 use crate::{Error, Result};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::Match;
+use std::ffi::{OsStr, OsString};
+use std::io;
 use std::path::{Path, PathBuf};
-use walkdir::WalkDir;
+use std::rc::Rc;
 
 /// Folder names that never hold the project's own Django code.
 const PRUNED: &[&str] = &[
@@ -27,8 +45,13 @@ const PRUNED: &[&str] = &[
 
 /// Whether the walk should skip `dir` and everything below it.
 pub fn is_pruned(dir: &Path) -> bool {
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    PRUNED.contains(&name) || dir.join("pyvenv.cfg").is_file()
+    let name = dir.file_name().unwrap_or_default();
+    is_pruned_name(name) || dir.join("pyvenv.cfg").is_file()
+}
+
+/// Whether a folder of this name is skipped whatever it holds.
+fn is_pruned_name(name: &OsStr) -> bool {
+    name.to_str().is_some_and(|n| PRUNED.contains(&n))
 }
 
 /// The folder (relative to `root`, `/`-separated, `.` for the root itself) that holds the
@@ -40,31 +63,10 @@ pub fn find_project_dir(root: &Path) -> Result<String> {
             "pass the folder that holds your Django project: `djrun init PATH`",
         ));
     }
-    let mut found: Vec<PathBuf> = Vec::new();
-    let shallowest = std::cell::Cell::new(usize::MAX);
-    let walker = WalkDir::new(root)
-        .follow_links(false)
-        .sort_by_file_name()
+    let found: Vec<PathBuf> = shallowest_manage_py(root, &mut list_dir)
         .into_iter()
-        .filter_entry(|e| {
-            if e.depth() > shallowest.get() {
-                return false;
-            }
-            !(e.file_type().is_dir() && e.depth() > 0 && is_pruned(e.path()))
-        });
-    for entry in walker {
-        let Ok(entry) = entry else { continue };
-        if entry.file_type().is_file() && entry.file_name() == "manage.py" {
-            let depth = entry.depth();
-            if depth < shallowest.get() {
-                shallowest.set(depth);
-                found.clear();
-            }
-            if depth == shallowest.get() {
-                found.push(entry.path().parent().unwrap_or(root).to_path_buf());
-            }
-        }
-    }
+        .map(|rel| root.join(rel))
+        .collect();
     match found.len() {
         0 => Err(Error::input_hint(
             format!(
@@ -89,6 +91,168 @@ pub fn find_project_dir(root: &Path) -> Result<String> {
             ))
         }
     }
+}
+
+/// What a folder entry is, as the walk sees it: symlinks are `Other`, never followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Other,
+}
+
+/// One entry of a folder listing.
+struct Entry {
+    name: OsString,
+    kind: Kind,
+}
+
+/// The entries of `dir`, in no particular order, without following symlinks.
+fn list_dir(dir: &Path) -> io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let kind = match entry.file_type() {
+            Ok(t) if t.is_dir() => Kind::Dir,
+            Ok(t) if t.is_file() => Kind::File,
+            _ => Kind::Other,
+        };
+        out.push(Entry {
+            name: entry.file_name(),
+            kind,
+        });
+    }
+    Ok(out)
+}
+
+/// The gitignore rules in force in one folder, innermost first: a file's own rules, then the
+/// rules in force in the folder that holds it.
+struct Rules {
+    matcher: Gitignore,
+    /// The folder of the file, relative to the walk's root; paths are matched relative to it.
+    base: PathBuf,
+    outer: Option<Rc<Rules>>,
+}
+
+/// Whether git would ignore the folder `rel` (relative to the walk's root). The innermost
+/// file that has a say decides, as in git; within a file the last matching line does.
+fn is_ignored(rules: Option<&Rc<Rules>>, rel: &Path) -> bool {
+    let mut current = rules;
+    while let Some(r) = current {
+        let path = rel.strip_prefix(&r.base).unwrap_or(rel);
+        match r.matcher.matched(path, true) {
+            Match::Ignore(_) => return true,
+            Match::Whitelist(_) => return false,
+            Match::None => current = r.outer.as_ref(),
+        }
+    }
+    false
+}
+
+/// `outer` with the rules of the ignore file `file` (read for the folder `rel`) put in front;
+/// `outer` unchanged when the file cannot be read or holds no rule.
+fn with_rules(
+    outer: Option<Rc<Rules>>,
+    anchor: &Path,
+    rel: &Path,
+    file: &Path,
+) -> Option<Rc<Rules>> {
+    // The matcher strips its root from the paths it is given when they start with it. Ours are
+    // relative, so an absolute root is never stripped from them by accident.
+    let mut builder = GitignoreBuilder::new(anchor.join(rel));
+    // A bad line is dropped; the file's other lines still count, as with git.
+    let _ = builder.add(file);
+    match builder.build() {
+        Ok(matcher) if !matcher.is_empty() => Some(Rc::new(Rules {
+            matcher,
+            base: rel.to_path_buf(),
+            outer,
+        })),
+        _ => outer,
+    }
+}
+
+/// The folders (relative to `root`) holding a `manage.py` at the shallowest depth that has
+/// one, in sorted order; empty when there is none. `list` reads a folder (tests count or fail
+/// the reads through it).
+fn shallowest_manage_py(
+    root: &Path,
+    list: &mut dyn FnMut(&Path) -> io::Result<Vec<Entry>>,
+) -> Vec<PathBuf> {
+    // Any absolute path does as the matchers' root (see `with_rules`).
+    let anchor = std::path::absolute(root).unwrap_or_else(|_| PathBuf::from("/"));
+    let exclude = root.join(".git").join("info").join("exclude");
+    let base_rules = if exclude.is_file() {
+        with_rules(None, &anchor, Path::new(""), &exclude)
+    } else {
+        None
+    };
+
+    /// A folder read at the current depth, kept until the depth is finished.
+    struct Read {
+        rel: PathBuf,
+        rules: Option<Rc<Rules>>,
+        has_gitignore: bool,
+        subdirs: Vec<OsString>,
+    }
+
+    let mut level: Vec<(PathBuf, Option<Rc<Rules>>)> = vec![(PathBuf::new(), base_rules)];
+    while !level.is_empty() {
+        let mut found: Vec<PathBuf> = Vec::new();
+        let mut read: Vec<Read> = Vec::new();
+        for (rel, rules) in level {
+            let Ok(entries) = list(&root.join(&rel)) else {
+                continue;
+            };
+            let is_root = rel.as_os_str().is_empty();
+            if !is_root
+                && entries
+                    .iter()
+                    .any(|e| e.kind != Kind::Dir && e.name == "pyvenv.cfg")
+            {
+                continue;
+            }
+            let mut has_gitignore = false;
+            let mut subdirs = Vec::new();
+            for entry in entries {
+                match entry.kind {
+                    Kind::File if entry.name == "manage.py" => found.push(rel.clone()),
+                    Kind::Dir if !is_pruned_name(&entry.name) => subdirs.push(entry.name),
+                    Kind::File | Kind::Other if entry.name == ".gitignore" => has_gitignore = true,
+                    _ => {}
+                }
+            }
+            if found.is_empty() {
+                read.push(Read {
+                    rel,
+                    rules,
+                    has_gitignore,
+                    subdirs,
+                });
+            }
+        }
+        if !found.is_empty() {
+            return found;
+        }
+        let mut next = Vec::new();
+        for mut folder in read {
+            let rules = if folder.has_gitignore {
+                let file = root.join(&folder.rel).join(".gitignore");
+                with_rules(folder.rules, &anchor, &folder.rel, &file)
+            } else {
+                folder.rules
+            };
+            folder.subdirs.sort_unstable();
+            for name in folder.subdirs {
+                let child = folder.rel.join(name);
+                if !is_ignored(rules.as_ref(), &child) {
+                    next.push((child, rules.clone()));
+                }
+            }
+        }
+        level = next;
+    }
+    Vec::new()
 }
 
 /// `path` relative to `root`, `/`-separated, `.` when equal.
@@ -158,5 +322,123 @@ mod tests {
             "{msg}"
         );
         assert_eq!(err.hint(), Some("pass the one to deploy: `djrun init a`"));
+    }
+
+    #[test]
+    fn gitignored_folders_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        // Without the ignore files these would make several projects at depth one.
+        fs::write(
+            dir.path().join(".gitignore"),
+            "/dist\nbuild/\nout*/\n!out-keep/\n",
+        )
+        .unwrap();
+        touch(dir.path(), "dist/manage.py");
+        touch(dir.path(), "build/manage.py");
+        touch(dir.path(), "out-tmp/manage.py");
+        touch(dir.path(), ".git/info/exclude");
+        fs::write(dir.path().join(".git/info/exclude"), "scratch\n").unwrap();
+        touch(dir.path(), "scratch/manage.py");
+        // A nested .gitignore counts for its own folder.
+        touch(dir.path(), "app/.gitignore");
+        fs::write(dir.path().join("app/.gitignore"), "generated/\n").unwrap();
+        touch(dir.path(), "app/generated/manage.py");
+        touch(dir.path(), "app/src/site/manage.py");
+        assert_eq!(find_project_dir(dir.path()).unwrap(), "app/src/site");
+        // `!` re-includes a folder an earlier line ignored.
+        touch(dir.path(), "out-keep/manage.py");
+        assert_eq!(find_project_dir(dir.path()).unwrap(), "out-keep");
+    }
+
+    #[test]
+    fn a_nested_gitignore_can_re_include_what_an_outer_one_ignores() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".gitignore"), "site/\n").unwrap();
+        touch(dir.path(), "a/.gitignore");
+        fs::write(dir.path().join("a/.gitignore"), "!site/\n").unwrap();
+        touch(dir.path(), "a/site/manage.py");
+        touch(dir.path(), "b/site/manage.py");
+        assert_eq!(find_project_dir(dir.path()).unwrap(), "a/site");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_folders_are_not_entered_and_loops_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "real/deep/deeper/manage.py");
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("a/loop")).unwrap();
+        std::os::unix::fs::symlink(".", dir.path().join("self")).unwrap();
+        std::os::unix::fs::symlink("real/deep/deeper", dir.path().join("link")).unwrap();
+        // Through `link` the project would sit at depth one; it is found only where it is.
+        assert_eq!(find_project_dir(dir.path()).unwrap(), "real/deep/deeper");
+        fs::remove_dir_all(dir.path().join("real")).unwrap();
+        let err = find_project_dir(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("no Django project found"), "{err}");
+    }
+
+    #[test]
+    fn nothing_below_the_shallowest_manage_py_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "a/manage.py");
+        touch(dir.path(), "b/c/manage.py");
+        touch(dir.path(), "b/c/d/e/f");
+        touch(dir.path(), "z/y/x");
+        let mut reads = Vec::new();
+        let found = shallowest_manage_py(dir.path(), &mut |p: &Path| {
+            reads.push(relative(dir.path(), p));
+            list_dir(p)
+        });
+        assert_eq!(found, vec![PathBuf::from("a")]);
+        // The whole of depth one is read, in sorted order; nothing at depth two is.
+        assert_eq!(reads, [".", "a", "b", "z"]);
+    }
+
+    #[test]
+    fn folders_that_cannot_be_read_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "locked/manage.py");
+        touch(dir.path(), "open/site/manage.py");
+        let locked = dir.path().join("locked");
+        let found = shallowest_manage_py(dir.path(), &mut |p: &Path| {
+            if p == locked {
+                Err(io::Error::from(io::ErrorKind::PermissionDenied))
+            } else {
+                list_dir(p)
+            }
+        });
+        assert_eq!(found, vec![PathBuf::from("open/site")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_without_read_permission_is_skipped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "locked/manage.py");
+        touch(dir.path(), "open/site/manage.py");
+        let locked = dir.path().join("locked");
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        // root reads every folder whatever its mode: then `locked` is simply found.
+        let readable = fs::read_dir(&locked).is_ok();
+        let result = find_project_dir(dir.path());
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        let expected = if readable { "locked" } else { "open/site" };
+        assert_eq!(result.unwrap(), expected);
+    }
+
+    #[test]
+    fn a_virtualenv_is_skipped_whatever_its_name_but_the_root_never_is() {
+        let dir = tempfile::tempdir().unwrap();
+        touch(dir.path(), "pyenv-3.12/pyvenv.cfg");
+        touch(dir.path(), "pyenv-3.12/manage.py");
+        touch(dir.path(), "src/site/manage.py");
+        assert_eq!(find_project_dir(dir.path()).unwrap(), "src/site");
+        assert!(is_pruned(&dir.path().join("pyenv-3.12")));
+        assert!(is_pruned(&dir.path().join("node_modules")));
+        assert!(!is_pruned(&dir.path().join("src")));
+        touch(dir.path(), "pyvenv.cfg");
+        touch(dir.path(), "manage.py");
+        assert_eq!(find_project_dir(dir.path()).unwrap(), ".");
     }
 }
