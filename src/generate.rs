@@ -2,8 +2,10 @@
 //! user's files, all in memory.
 
 use crate::config::{ConfigFile, Saved};
+use crate::inspect::deps::Manifest;
 use crate::inspect::settings::BaseDir;
 use crate::inspect::{layout, read_text, ProjectFacts};
+use crate::patch::pyproject::{self, Wanted};
 use crate::patch::{requirements, settings};
 use crate::plan::{FileChange, Owner, Plan};
 use crate::render;
@@ -31,9 +33,47 @@ pub struct Options {
 /// creates, so projects that tried that already have it.
 pub const REPOSITORY: &str = "cloud-run-source-deploy";
 /// gunicorn as djrun adds it: 23.0 fixed request smuggling.
-pub const GUNICORN_REQUIREMENT: &str = "gunicorn>=23.0";
+pub const GUNICORN: Wanted = Wanted {
+    name: "gunicorn",
+    bound: ">=23.0",
+};
 /// WhiteNoise as djrun adds it: 6.6 knows Django 5's STORAGES.
-pub const WHITENOISE_REQUIREMENT: &str = "whitenoise>=6.6";
+pub const WHITENOISE: Wanted = Wanted {
+    name: "whitenoise",
+    bound: ">=6.6",
+};
+/// gunicorn's worker for ASGI applications (uvicorn's own `uvicorn.workers` is deprecated).
+pub const UVICORN_WORKER: Wanted = Wanted {
+    name: "uvicorn-worker",
+    bound: ">=0.3",
+};
+
+/// The dependency managers' own tools, pinned so an image builds the same way every time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tools {
+    /// uv.
+    pub uv: &'static str,
+    /// Poetry.
+    pub poetry: &'static str,
+    /// Poetry's export plugin.
+    pub poetry_export: &'static str,
+    /// PDM.
+    pub pdm: &'static str,
+    /// hishel, pinned below 2.0, which PDM 2.29 cannot use.
+    pub pdm_hishel: &'static str,
+    /// Pipenv.
+    pub pipenv: &'static str,
+}
+
+/// The tool versions the generated Dockerfiles install.
+pub const TOOLS: Tools = Tools {
+    uv: "0.13.9",
+    poetry: "2.5.1",
+    poetry_export: "1.10.1",
+    pdm: "2.29.4",
+    pdm_hishel: "1.4.0",
+    pipenv: "2026.10.3",
+};
 
 /// The Secret Manager secret that holds the service's Django secret key.
 pub fn secret_name(service: &str) -> String {
@@ -45,9 +85,14 @@ struct DockerfileContext<'a> {
     service: &'a str,
     python_version: &'a str,
     settings_module: &'a str,
+    manager: &'static str,
+    tools: Tools,
     dependency_files: Vec<String>,
     requirements: String,
+    build_packages: Vec<&'static str>,
+    runtime_packages: Vec<&'static str>,
     collectstatic: bool,
+    build_env: String,
     command: String,
 }
 
@@ -57,16 +102,27 @@ struct DockerignoreContext {
 }
 
 #[derive(Serialize)]
+struct GcloudignoreContext {
+    dockerignore: String,
+}
+
+#[derive(Serialize)]
 struct CloudbuildContext<'a> {
     service: &'a str,
     region: &'a str,
     repository: &'a str,
+    context: String,
     access_flag: &'a str,
     secret_name: String,
+    env_vars: Vec<String>,
+    secrets: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct SettingsBlockContext {
+    allowed_hosts: bool,
+    csrf_origins: bool,
+    secret_key: bool,
     static_url: bool,
     static_root: Option<String>,
     whitenoise: bool,
@@ -118,6 +174,9 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
     };
     StaticPlan {
         block: SettingsBlockContext {
+            allowed_hosts: s.allowed_hosts_env.is_none(),
+            csrf_origins: s.csrf_origins_env.is_none(),
+            secret_key: s.secret_key_env.is_none(),
             static_url: collectstatic && !s.static_url,
             static_root,
             whitenoise,
@@ -129,25 +188,118 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
     }
 }
 
-/// The gunicorn command line, as a JSON array for an exec-form `CMD`.
-fn gunicorn_command(target: &str) -> String {
-    let args = [
-        "gunicorn",
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "8",
-        "--timeout",
-        "0",
-        "--graceful-timeout",
-        "8",
-        target,
-    ];
-    let quoted: Vec<String> = args
-        .iter()
-        .map(|a| serde_json::to_string(a).expect("strings serialize"))
-        .collect();
-    format!("[{}]", quoted.join(", "))
+/// How the app is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Server {
+    /// gunicorn's threaded workers over the WSGI application (`module:attribute`).
+    Wsgi(String),
+    /// gunicorn with uvicorn workers over the ASGI application (`module:attribute`).
+    Asgi(String),
+}
+
+impl Server {
+    /// ASGI when the settings name an ASGI application (Channels, async views), else WSGI,
+    /// else ASGI when only an `asgi.py` exists.
+    pub fn choose(facts: &ProjectFacts) -> Result<Server> {
+        let asgi_setting = facts.settings.asgi_application.is_some();
+        match (&facts.wsgi_application, &facts.asgi_application) {
+            (_, Some(asgi)) if asgi_setting => Ok(Server::Asgi(gunicorn_target(asgi))),
+            (Some(wsgi), _) => Ok(Server::Wsgi(gunicorn_target(wsgi))),
+            (None, Some(asgi)) => Ok(Server::Asgi(gunicorn_target(asgi))),
+            (None, None) => Err(Error::input_hint(
+                format!(
+                    "no WSGI or ASGI application found: `{}` sets neither `WSGI_APPLICATION` nor `ASGI_APPLICATION`, and there is no `wsgi.py` or `asgi.py` beside it",
+                    facts.settings_file
+                ),
+                "add `WSGI_APPLICATION = \"yourproject.wsgi.application\"` to your settings and run djrun again",
+            )),
+        }
+    }
+
+    /// The gunicorn command line, as a JSON array for an exec-form `CMD`.
+    pub fn command(&self) -> String {
+        let args: Vec<&str> = match self {
+            Server::Wsgi(target) => vec![
+                "gunicorn",
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
+                "--timeout",
+                "0",
+                "--graceful-timeout",
+                "8",
+                target,
+            ],
+            Server::Asgi(target) => vec![
+                "gunicorn",
+                "--worker-class",
+                "uvicorn_worker.UvicornWorker",
+                "--timeout",
+                "0",
+                "--graceful-timeout",
+                "8",
+                target,
+            ],
+        };
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| serde_json::to_string(a).expect("strings serialize"))
+            .collect();
+        format!("[{}]", quoted.join(", "))
+    }
+}
+
+/// System packages the dependencies need: (to build them, to run them).
+pub fn native_packages(facts: &ProjectFacts) -> (Vec<&'static str>, Vec<&'static str>) {
+    let deps = &facts.deps;
+    let mut build: Vec<&'static str> = Vec::new();
+    let mut runtime: Vec<&'static str> = Vec::new();
+    let mut add = |b: &[&'static str], r: &[&'static str]| {
+        for p in b {
+            if !build.contains(p) {
+                build.push(p);
+            }
+        }
+        for p in r {
+            if !runtime.contains(p) {
+                runtime.push(p);
+            }
+        }
+    };
+    if deps.has("psycopg2") {
+        add(&["gcc", "libc6-dev", "libpq-dev"], &["libpq5"]);
+    }
+    if let Some(extras) = deps.extras("psycopg") {
+        if extras.contains("c") {
+            add(&["gcc", "libc6-dev", "libpq-dev"], &["libpq5"]);
+        } else if !extras.contains("binary") {
+            add(&[], &["libpq5"]);
+        }
+    }
+    if deps.has("mysqlclient") {
+        add(
+            &[
+                "gcc",
+                "libc6-dev",
+                "pkg-config",
+                "default-libmysqlclient-dev",
+            ],
+            &["libmariadb3"],
+        );
+    }
+    if deps.has("python-ldap") {
+        add(
+            &["gcc", "libc6-dev", "libldap2-dev", "libsasl2-dev"],
+            &["libldap2", "libsasl2-2"],
+        );
+    }
+    if facts.settings.gis {
+        add(&[], &["gdal-bin"]);
+    }
+    build.sort_unstable();
+    runtime.sort_unstable();
+    (build, runtime)
 }
 
 /// `mysite.wsgi.application` -> `mysite.wsgi:application`.
@@ -167,17 +319,6 @@ fn in_project(facts: &ProjectFacts, name: &str) -> String {
     }
 }
 
-/// Path of a root-relative file, relative to the project folder.
-fn from_project(facts: &ProjectFacts, path: &str) -> String {
-    if facts.project_root == "." {
-        path.to_string()
-    } else {
-        path.strip_prefix(&format!("{}/", facts.project_root))
-            .unwrap_or(path)
-            .to_string()
-    }
-}
-
 fn current(facts: &ProjectFacts, rel: &str) -> Result<Option<String>> {
     let path = layout::join(&facts.root, rel);
     if path.is_file() {
@@ -192,6 +333,17 @@ fn current(facts: &ProjectFacts, rel: &str) -> Result<Option<String>> {
     }
 }
 
+/// A generated file at the root djrun was pointed at (the repository), where `gcloud builds
+/// submit` and build triggers start.
+fn at_root(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChange> {
+    Ok(FileChange {
+        before: current(facts, name)?,
+        path: name.to_string(),
+        after,
+        owner: Owner::Generated,
+    })
+}
+
 fn generated(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChange> {
     let path = in_project(facts, name);
     Ok(FileChange {
@@ -202,23 +354,92 @@ fn generated(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChan
     })
 }
 
+/// The service's own address, as Cloud Build substitutions spell it.
+const SERVICE_HOST: &str = "${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app";
+
+/// The plain environment the deploy sets: the service's URLs, for djrun's block or for the
+/// variables the settings already read their hosts and origins from.
+pub fn deploy_env(facts: &ProjectFacts) -> Vec<String> {
+    let s = &facts.settings;
+    let mut env = vec![format!("CLOUDRUN_SERVICE_URLS=https://{SERVICE_HOST}")];
+    if let Some(var) = &s.allowed_hosts_env {
+        env.push(format!("{var}={SERVICE_HOST}"));
+    }
+    if let Some(var) = &s.csrf_origins_env {
+        env.push(format!("{var}=https://{SERVICE_HOST}"));
+    }
+    env.dedup();
+    env
+}
+
+/// The variables the deploy takes from Secret Manager, with their secrets: the secret key
+/// (in the variable the settings read it from), and every other variable the settings
+/// require at import time. The secret key's secret is a substitution so it can be renamed.
+pub fn deploy_secrets(facts: &ProjectFacts, service: &str) -> Vec<(String, String)> {
+    let s = &facts.settings;
+    let key_var = s
+        .secret_key_env
+        .clone()
+        .unwrap_or_else(|| "DJANGO_SECRET_KEY".to_string());
+    let mut secrets = vec![(key_var.clone(), "${_SECRET_KEY_SECRET}".to_string())];
+    let set_by_deploy = [
+        Some("K_SERVICE"),
+        Some("CLOUDRUN_SERVICE_URLS"),
+        s.allowed_hosts_env.as_deref(),
+        s.csrf_origins_env.as_deref(),
+    ];
+    for (var, _) in &s.build_values {
+        if *var == key_var || set_by_deploy.contains(&Some(var.as_str())) {
+            continue;
+        }
+        let id = format!("{service}-{}", var.to_ascii_lowercase().replace('_', "-"));
+        secrets.push((var.clone(), id));
+    }
+    secrets
+}
+
+/// The environment `collectstatic` runs with at build time: the Cloud Run switch, a
+/// placeholder secret key, and a harmless value for each variable the settings require.
+pub fn build_env(facts: &ProjectFacts) -> String {
+    let key_var = facts
+        .settings
+        .secret_key_env
+        .clone()
+        .unwrap_or_else(|| "DJANGO_SECRET_KEY".to_string());
+    let mut vars: Vec<(String, String)> = vec![
+        ("K_SERVICE".into(), "build".into()),
+        (key_var, "collectstatic-placeholder".into()),
+    ];
+    for (name, value) in &facts.settings.build_values {
+        if !vars.iter().any(|(n, _)| n == name) {
+            vars.push((name.clone(), value.clone()));
+        }
+    }
+    vars.iter()
+        .map(|(n, v)| format!("{n}={}", shell_word(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `value` as one shell word: as is when it is plain, else single-quoted.
+fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/@%+=".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
 /// Compute every change `init` would make.
 pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
-    let wsgi = facts.wsgi_application.as_deref().ok_or_else(|| {
-        Error::input_hint(
-            format!(
-                "no WSGI application found: `{}` sets no `WSGI_APPLICATION` and there is no `wsgi.py` beside it",
-                facts.settings_file
-            ),
-            "add `WSGI_APPLICATION = \"yourproject.wsgi.application\"` to your settings and run djrun again",
-        )
-    })?;
+    let server = Server::choose(facts)?;
     let statics = static_plan(facts);
-    let requirements_file = facts
-        .dependency_files
-        .first()
-        .map(|f| from_project(facts, f))
-        .unwrap_or_else(|| "requirements.txt".to_string());
+    let (build_packages, runtime_packages) = native_packages(facts);
+    let deps = &facts.deps;
 
     let mut plan = Plan::default();
 
@@ -228,14 +449,15 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
             service: &options.service,
             python_version: &options.python,
             settings_module: &facts.settings_module,
-            dependency_files: facts
-                .dependency_files
-                .iter()
-                .map(|f| from_project(facts, f))
-                .collect(),
-            requirements: requirements_file.clone(),
+            manager: deps.manager.name(),
+            tools: TOOLS,
+            dependency_files: deps.files.clone(),
+            requirements: deps.manifest.clone(),
+            build_packages,
+            runtime_packages,
             collectstatic: statics.collectstatic,
-            command: gunicorn_command(&gunicorn_target(wsgi)),
+            build_env: build_env(facts),
+            command: server.command(),
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);
@@ -249,12 +471,17 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
         ".dockerignore",
         render::render(render::DOCKERIGNORE, DockerignoreContext { local_folders }),
     )?);
-    plan.push(generated(
+    plan.push(at_root(
         facts,
         ".gcloudignore",
-        render::render(render::GCLOUDIGNORE, ()),
+        render::render(
+            render::GCLOUDIGNORE,
+            GcloudignoreContext {
+                dockerignore: in_project(facts, ".dockerignore"),
+            },
+        ),
     )?);
-    plan.push(generated(
+    plan.push(at_root(
         facts,
         "cloudbuild.yaml",
         render::render(
@@ -263,12 +490,18 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
                 service: &options.service,
                 region: &options.region,
                 repository: REPOSITORY,
+                context: facts.project_root.clone(),
                 access_flag: if options.public {
                     "--allow-unauthenticated"
                 } else {
                     "--no-allow-unauthenticated"
                 },
                 secret_name: secret_name(&options.service),
+                env_vars: deploy_env(facts),
+                secrets: deploy_secrets(facts, &options.service)
+                    .into_iter()
+                    .map(|(var, secret)| format!("{var}={secret}:latest"))
+                    .collect(),
             },
         ),
     )?);
@@ -284,17 +517,31 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
         owner: Owner::User,
     });
 
-    // Dependencies: gunicorn, and WhiteNoise when djrun serves static files with it.
-    let mut wanted = vec![GUNICORN_REQUIREMENT];
-    if statics.whitenoise_dependency {
-        wanted.push(WHITENOISE_REQUIREMENT);
+    // Dependencies: gunicorn (with uvicorn's worker for ASGI), and WhiteNoise when djrun
+    // serves static files with it.
+    let mut wanted = vec![GUNICORN];
+    if matches!(server, Server::Asgi(_)) {
+        wanted.push(UVICORN_WORKER);
     }
-    let requirements_path = in_project(facts, &requirements_file);
-    let text = current(facts, &requirements_path)?.unwrap_or_default();
-    let parsed = requirements::Requirements::parse(&requirements_path, &text);
-    let after = requirements::add_missing(&parsed, &text, &wanted)?;
+    if statics.whitenoise_dependency {
+        wanted.push(WHITENOISE);
+    }
+    let manifest_path = in_project(facts, &deps.manifest);
+    let text = current(facts, &manifest_path)?.unwrap_or_default();
+    let after = match deps.manifest_kind {
+        Manifest::Requirements => {
+            let lines: Vec<String> = wanted
+                .iter()
+                .map(|w| format!("{}{}", w.name, w.bound))
+                .collect();
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let parsed = requirements::Requirements::parse(&manifest_path, &text);
+            requirements::add_missing(&parsed, &text, &lines)?
+        }
+        kind => pyproject::add_missing(kind, &manifest_path, &text, &wanted)?,
+    };
     plan.push(FileChange {
-        path: requirements_path,
+        path: manifest_path,
         before: Some(text),
         after,
         owner: Owner::User,
@@ -316,13 +563,27 @@ mod tests {
     #[test]
     fn gunicorn_command_is_exec_form_json() {
         assert_eq!(
-            gunicorn_command("mysite.wsgi:application"),
+            Server::Wsgi("mysite.wsgi:application".into()).command(),
             "[\"gunicorn\", \"--worker-class\", \"gthread\", \"--threads\", \"8\", \"--timeout\", \"0\", \"--graceful-timeout\", \"8\", \"mysite.wsgi:application\"]"
         );
+        assert!(Server::Asgi("a.asgi:application".into())
+            .command()
+            .contains("\"uvicorn_worker.UvicornWorker\""));
         assert_eq!(
             gunicorn_target("config.wsgi.application"),
             "config.wsgi:application"
         );
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(
+            shell_word("sqlite:////tmp/x.sqlite3"),
+            "sqlite:////tmp/x.sqlite3"
+        );
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

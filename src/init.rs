@@ -3,11 +3,14 @@
 use crate::config::{ConfigFile, Saved};
 use crate::gcloud::GcloudDefaults;
 use crate::generate::{self, Options, REPOSITORY};
+use crate::inspect::deps::Manager;
 use crate::inspect::{self, layout, ProjectFacts};
+use crate::plan::Plan;
 use crate::prompt::{Prompter, Question};
 use crate::{apply, validate, Error, Result};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -92,20 +95,32 @@ fn saved_error(config: &ConfigFile, key: &str, why: String) -> Error {
     )
 }
 
-/// The service name djrun suggests: from the project folder's name.
+/// Folder names that say where code lives, not what the project is called.
+const GENERIC_FOLDERS: &[&str] = &[
+    "api", "app", "backend", "django", "project", "server", "service", "site", "src", "web",
+];
+
+/// The service name djrun suggests: the project folder's name, or the repository's when
+/// the project sits in a folder with a generic name such as `backend`.
 pub fn default_service(facts: &ProjectFacts) -> String {
-    let dir = layout::join(&facts.root, &facts.project_root);
-    let name = std::fs::canonicalize(&dir)
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| {
-            facts
-                .settings_module
-                .split('.')
-                .next()
-                .unwrap_or("")
-                .to_string()
-        });
+    let name_of = |dir: &Path| {
+        std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    };
+    let project = name_of(&layout::join(&facts.root, &facts.project_root));
+    let name = match project {
+        Some(n) if !GENERIC_FOLDERS.contains(&n.to_ascii_lowercase().as_str()) => Some(n),
+        _ => name_of(&facts.root),
+    }
+    .unwrap_or_else(|| {
+        facts
+            .settings_module
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    });
     validate::service_name_from(&name)
 }
 
@@ -295,7 +310,16 @@ pub fn run(
     }
     let plan = generate::plan(&facts, &options)?;
 
+    let lock = LockState::of(&facts, &plan);
     if plan.is_empty() {
+        if let (true, Some(stale)) = (request.check, lock.stale_message()) {
+            let _ = writeln!(err, "error: {stale}\n\nhint: {}", lock.hint());
+            return Ok(Outcome::Drift);
+        }
+        if lock.needs_update() && !request.dry_run && !request.check {
+            lock.update(&project_dir, err)?;
+            return Ok(Outcome::Written);
+        }
         let _ = writeln!(
             err,
             "Nothing to change: the deployment files in `{}` match the project.",
@@ -322,6 +346,14 @@ pub fn run(
         return Ok(Outcome::Drift);
     }
     if request.dry_run {
+        if lock.needs_update() {
+            let _ = writeln!(
+                err,
+                "After writing, `{}` runs in `{}` to update the lock file.",
+                lock.command_line(),
+                project_dir.display()
+            );
+        }
         let _ = writeln!(
             err,
             "Dry run: nothing was written. {} file(s) would change.",
@@ -345,8 +377,162 @@ pub fn run(
     }
     apply::write_all(&request.root, &plan)?;
     let _ = writeln!(err, "Wrote {}.", paths.join(", "));
+    if lock.needs_update() {
+        lock.update(&project_dir, err)?;
+    }
     let _ = write!(err, "{}", next_steps(&facts, &options));
     Ok(Outcome::Written)
+}
+
+/// Whether the dependency manager's lock file needs updating, and how.
+pub struct LockState {
+    manager: Manager,
+    lock: Option<String>,
+    manifest: String,
+    /// Packages the manifest lists that the lock lacks.
+    missing: Vec<String>,
+    /// Whether the plan edits the manifest.
+    manifest_changes: bool,
+}
+
+impl LockState {
+    /// The lock state for `facts` once `plan` is applied.
+    pub fn of(facts: &ProjectFacts, plan: &Plan) -> LockState {
+        let deps = &facts.deps;
+        let manifest_path = if facts.project_root == "." {
+            deps.manifest.clone()
+        } else {
+            format!("{}/{}", facts.project_root, deps.manifest)
+        };
+        LockState {
+            manager: deps.manager,
+            lock: deps.lock.clone(),
+            manifest: deps.manifest.clone(),
+            missing: deps.missing_from_lock(),
+            manifest_changes: plan.changes.iter().any(|c| c.path == manifest_path),
+        }
+    }
+
+    /// Whether there is a lock file that will not match the manifest.
+    pub fn needs_update(&self) -> bool {
+        self.lock.is_some()
+            && self.manager.lock_command().is_some()
+            && (self.manifest_changes || !self.missing.is_empty())
+    }
+
+    /// The lock command as typed.
+    pub fn command_line(&self) -> String {
+        self.manager.lock_command().unwrap_or(&[]).join(" ")
+    }
+
+    /// What is stale, for `--check`.
+    pub fn stale_message(&self) -> Option<String> {
+        let lock = self.lock.as_ref()?;
+        if self.missing.is_empty() || self.manager.lock_command().is_none() {
+            return None;
+        }
+        let missing: Vec<String> = self.missing.iter().map(|m| format!("`{m}`")).collect();
+        Some(format!(
+            "`{lock}` is stale: it does not hold {}, which `{}` lists",
+            missing.join(", "),
+            self.manifest
+        ))
+    }
+
+    /// The fix for a stale lock.
+    pub fn hint(&self) -> String {
+        format!("run `{}` and commit the lock file", self.command_line())
+    }
+
+    /// Run the lock command in `dir` when its tool is installed, else say what to run.
+    pub fn update(&self, dir: &Path, err: &mut dyn Write) -> Result<()> {
+        let Some(command) = self.manager.lock_command() else {
+            return Ok(());
+        };
+        let lock = self.lock.as_deref().unwrap_or("the lock file");
+        let Some(program) = find_on_path(command[0]) else {
+            let _ = writeln!(
+                err,
+                "\nwarning: `{lock}` no longer matches `{}`, and `{}` is not installed here.\nhint: run `{}` in `{}` before you build; the image build checks the lock",
+                self.manifest,
+                command[0],
+                self.command_line(),
+                dir.display()
+            );
+            return Ok(());
+        };
+        let _ = writeln!(
+            err,
+            "Running `{}` to update `{lock}`...",
+            self.command_line()
+        );
+        let status = Command::new(program)
+            .args(&command[1..])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::io::stderr()))
+            .status()
+            .map_err(|e| Error::io("run", command[0], e))?;
+        if !status.success() {
+            return Err(Error::input_hint(
+                format!(
+                    "`{}` failed in `{}` ({status}); the other files were written",
+                    self.command_line(),
+                    dir.display()
+                ),
+                format!(
+                    "fix what it reports, then run `{}` again",
+                    self.command_line()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The first executable called `name` on `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file() || path.with_extension("exe").is_file()
+}
+
+/// The commands that create each secret the deploy reads, and let the service read it.
+fn secret_steps(facts: &ProjectFacts, options: &Options) -> String {
+    let p = &options.project;
+    let mut out = String::new();
+    for (i, (var, secret)) in generate::deploy_secrets(facts, &options.service)
+        .into_iter()
+        .enumerate()
+    {
+        let secret = if i == 0 {
+            generate::secret_name(&options.service)
+        } else {
+            secret
+        };
+        let source = if i == 0 {
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'".to_string()
+        } else {
+            format!("printf '%s' \"${var}\"")
+        };
+        out.push_str(&format!(
+            "    {source} | gcloud secrets create {secret} --data-file=- --project {p}\n\
+             \x20   gcloud secrets add-iam-policy-binding {secret} --member=serviceAccount:$(gcloud projects describe {p} --format='value(projectNumber)')-compute@developer.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project {p}\n"
+        ));
+    }
+    out
 }
 
 /// What to do after `init`: the exact commands, in order.
@@ -354,26 +540,27 @@ pub fn next_steps(facts: &ProjectFacts, options: &Options) -> String {
     let p = &options.project;
     let r = &options.region;
     let s = &options.service;
-    let secret = generate::secret_name(s);
-    let cd = if facts.project_root == "." {
-        String::new()
+    let context = if facts.project_root == "." {
+        "."
     } else {
-        format!("cd {} && ", facts.project_root)
+        facts.project_root.as_str()
     };
-    let mut text = format!(
+    let text = format!(
         "\nNext steps:\n\
          1. Enable the APIs the deployment uses (once per project):\n\
          \x20   gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com --project {p}\n\
          2. Create the image repository (once per region):\n\
          \x20   gcloud artifacts repositories create {REPOSITORY} --repository-format=docker --location={r} --project {p}\n\
-         3. Keep a new Django secret key in Secret Manager, readable by the service (once):\n\
-         \x20   python3 -c 'import secrets; print(secrets.token_urlsafe(50))' | gcloud secrets create {secret} --data-file=- --project {p}\n\
-         \x20   gcloud secrets add-iam-policy-binding {secret} --member=serviceAccount:$(gcloud projects describe {p} --format='value(projectNumber)')-compute@developer.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project {p}\n\
-         4. Build and deploy:\n\
-         \x20   {cd}gcloud builds submit --config cloudbuild.yaml --project {p}\n\
+         3. Keep the secrets in Secret Manager, readable by the service (once):\n\
+         {secrets}\
+         4. Build and deploy, from `{root}`:\n\
+         \x20   gcloud builds submit --config cloudbuild.yaml --project {p}\n\
          5. Or build and run the image on your machine first:\n\
-         \x20   {cd}docker build -t {s} . && docker run --rm -p 8080:8080 -e K_SERVICE={s} -e DJANGO_SECRET_KEY=local-only -e CLOUDRUN_SERVICE_URLS=http://localhost:8080 {s}\n"
+         \x20   docker build -t {s} {context} && docker run --rm -p 8080:8080 -e K_SERVICE={s} -e DJANGO_SECRET_KEY=local-only -e CLOUDRUN_SERVICE_URLS=http://localhost:8080 {s}\n",
+        root = facts.root.display(),
+        secrets = secret_steps(facts, options),
     );
+    let mut text = text;
     if facts.database == "sqlite" {
         text.push_str(&format!(
             "\nwarning: the database is SQLite (`{}`). On Cloud Run the container's files live in memory: \

@@ -333,6 +333,516 @@ impl PyModule {
     }
 }
 
+/// A simplified, owned view of an expression: enough to read calls, subscripts and literals
+/// without touching tree-sitter. Built by [`PyModule::statements`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expr {
+    /// What the expression is.
+    pub kind: ExprKind,
+    /// 1-based line where the expression starts.
+    pub line: usize,
+    /// The source text as written.
+    pub text: String,
+}
+
+/// The shape of an [`Expr`]. Parentheses around a single expression are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExprKind {
+    /// A plain string literal, decoded (not an f-string, a bytes literal or a concatenation).
+    Str(String),
+    /// A bare name: `os`, `bool`, `BASE_DIR`.
+    Name(String),
+    /// `object.attribute`.
+    Attribute {
+        /// The expression before the dot.
+        object: Box<Expr>,
+        /// The name after the dot.
+        attribute: String,
+    },
+    /// `function(args, name=value)`. `*args` and `**kwargs` are in `args` as [`ExprKind::Other`].
+    Call {
+        /// The called expression.
+        function: Box<Expr>,
+        /// Positional arguments, in order.
+        args: Vec<Expr>,
+        /// Keyword arguments, in order.
+        keywords: Vec<(String, Expr)>,
+    },
+    /// `value[index]`; `a[1, 2]` has two indexes.
+    Subscript {
+        /// The subscripted expression.
+        value: Box<Expr>,
+        /// The index expressions.
+        index: Vec<Expr>,
+    },
+    /// A tuple display: `(a, b)`.
+    Tuple(Vec<Expr>),
+    /// A list display: `[a, b]`.
+    List(Vec<Expr>),
+    /// Anything else, with tree-sitter's kind (`binary_operator`, `boolean_operator`,
+    /// `conditional_expression`, `dictionary`, `pair`, `lambda`, `integer`, `true`, ...) and its
+    /// named sub-nodes in source order. A statement that is neither an assignment nor an
+    /// expression (`import`, `raise`, `assert`, ...) is one of these too.
+    Other {
+        /// tree-sitter's node kind.
+        kind: String,
+        /// The sub-nodes, in source order.
+        children: Vec<Expr>,
+    },
+}
+
+impl Expr {
+    /// `os.environ.get` for a chain of names and attributes; `None` for anything else.
+    pub fn dotted(&self) -> Option<String> {
+        match &self.kind {
+            ExprKind::Name(name) => Some(name.clone()),
+            ExprKind::Attribute { object, attribute } => {
+                Some(format!("{}.{attribute}", object.dotted()?))
+            }
+            _ => None,
+        }
+    }
+
+    /// The decoded value of a plain string literal.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value of keyword argument `name` when this is a call that passes it.
+    pub fn keyword(&self, name: &str) -> Option<&Expr> {
+        match &self.kind {
+            ExprKind::Call { keywords, .. } => {
+                keywords.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+            }
+            _ => None,
+        }
+    }
+
+    /// The direct sub-expressions, in source order (a call's function, then its arguments and
+    /// keyword values).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Str(_) | ExprKind::Name(_) => Vec::new(),
+            ExprKind::Attribute { object, .. } => vec![object],
+            ExprKind::Call {
+                function,
+                args,
+                keywords,
+            } => std::iter::once(function.as_ref())
+                .chain(args)
+                .chain(keywords.iter().map(|(_, v)| v))
+                .collect(),
+            ExprKind::Subscript { value, index } => {
+                std::iter::once(value.as_ref()).chain(index).collect()
+            }
+            ExprKind::Tuple(items) | ExprKind::List(items) => items.iter().collect(),
+            ExprKind::Other { children, .. } => children.iter().collect(),
+        }
+    }
+
+    /// Whether this expression or any expression inside it is the string literal `value`.
+    pub fn contains_str(&self, value: &str) -> bool {
+        self.as_str() == Some(value) || self.children().iter().any(|c| c.contains_str(value))
+    }
+}
+
+/// A compound statement that a [`Statement`] sits in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    /// A branch of an `if`: the `if` or an `elif` body with the condition that guards it, or
+    /// the `else` body (and an `elif` condition, evaluated only when the branches before it
+    /// were not taken) with `None`.
+    If {
+        /// The condition that must hold for the body to run, when there is one.
+        condition: Option<Expr>,
+    },
+    /// The body of a `try`, with the exception types each `except` clause names, as written
+    /// (`KeyError`, `environ.ImproperlyConfigured`); a bare `except:` gives an empty list.
+    Try {
+        /// One entry per `except` clause.
+        handlers: Vec<Vec<String>>,
+    },
+    /// An `except`, `else` or `finally` clause of a `try`.
+    TryClause,
+    /// The body of a `with`.
+    With,
+    /// The body of a `for` or `while`, or its `else` clause.
+    Loop,
+}
+
+/// A simple statement at module level, also inside top-level compound statements (`if`,
+/// `try`, `with`, `for`, `while`), never inside a function or class body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// `assignment`, `augmented_assignment`, `expression_statement` for a bare expression,
+    /// the statement's own kind for other statements (`import_statement`, `raise_statement`),
+    /// or the compound statement's kind (`if_statement`, `elif_clause`, `while_statement`,
+    /// `for_statement`, `with_statement`) for the expression in its header.
+    pub kind: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What an assignment assigns to, outermost first (`A = B = x` gives `A` and `B`).
+    pub targets: Vec<Expr>,
+    /// The assigned value, the bare expression, the header expression, or the whole
+    /// statement for other statements; `None` for an annotation without a value (`X: int`).
+    pub value: Option<Expr>,
+    /// The compound statements it sits in, outermost first; empty at the top level.
+    pub blocks: Vec<Block>,
+}
+
+/// One name bound by a module-level import (also inside top-level compound statements).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The module as written: `os`, `os.path`, `.base`, `decouple`.
+    pub module: String,
+    /// The imported name for `from module import name`; `None` for `import module`.
+    pub name: Option<String>,
+    /// The name the import binds: `os` for `import os.path`, the alias after `as`.
+    pub bound: String,
+    /// 1-based line.
+    pub line: usize,
+}
+
+impl PyModule {
+    /// Every simple statement at module level, in source order, with owned expressions.
+    /// Function and class bodies are skipped: they do not run at import time (class bodies do,
+    /// but settings do not put settings there).
+    pub fn statements(&self) -> Vec<Statement> {
+        let mut out = Vec::new();
+        self.collect_statements(self.tree.root_node(), &[], &mut out);
+        out
+    }
+
+    /// Every name bound by an `import` or `from ... import` at module level, in source order.
+    /// Star imports are not here (see [`PyModule::star_imports`]).
+    pub fn imports(&self) -> Vec<Import> {
+        let mut out = Vec::new();
+        for (stmt, _) in self.module_statements() {
+            let from = match stmt.kind() {
+                "import_statement" => None,
+                "import_from_statement" => match stmt.child_by_field_name("module_name") {
+                    Some(module) => Some(self.node_text(module).to_string()),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let line = stmt.start_position().row + 1;
+            let mut cursor = stmt.walk();
+            for name in stmt.children_by_field_name("name", &mut cursor) {
+                let (written, alias) = match name.kind() {
+                    "aliased_import" => (
+                        name.child_by_field_name("name")
+                            .map(|n| self.node_text(n).to_string()),
+                        name.child_by_field_name("alias")
+                            .map(|n| self.node_text(n).to_string()),
+                    ),
+                    _ => (Some(self.node_text(name).to_string()), None),
+                };
+                let Some(written) = written else { continue };
+                out.push(match &from {
+                    Some(module) => Import {
+                        module: module.clone(),
+                        bound: alias.unwrap_or_else(|| written.clone()),
+                        name: Some(written),
+                        line,
+                    },
+                    None => Import {
+                        bound: alias.unwrap_or_else(|| {
+                            written.split('.').next().unwrap_or(&written).to_string()
+                        }),
+                        module: written,
+                        name: None,
+                        line,
+                    },
+                });
+            }
+        }
+        out
+    }
+
+    fn collect_statements(&self, node: Node, blocks: &[Block], out: &mut Vec<Statement>) {
+        let nested = |block: Block| -> Vec<Block> {
+            let mut inner = blocks.to_vec();
+            inner.push(block);
+            inner
+        };
+        let header =
+            |kind: &str, expr: Option<Node>, blocks: Vec<Block>, out: &mut Vec<Statement>| {
+                if let Some(expr) = expr {
+                    out.push(Statement {
+                        kind: kind.to_string(),
+                        line: expr.start_position().row + 1,
+                        targets: Vec::new(),
+                        value: Some(self.expr(expr)),
+                        blocks,
+                    });
+                }
+            };
+        let mut cursor = node.walk();
+        for child in node.named_children(&mut cursor) {
+            match child.kind() {
+                "comment" | "function_definition" | "class_definition" | "decorated_definition" => {
+                }
+                "if_statement" => {
+                    let condition = child.child_by_field_name("condition");
+                    header("if_statement", condition, blocks.to_vec(), out);
+                    if let Some(body) = child.child_by_field_name("consequence") {
+                        let guard = Block::If {
+                            condition: condition.map(|c| self.expr(c)),
+                        };
+                        self.collect_statements(body, &nested(guard), out);
+                    }
+                    let mut alternatives = child.walk();
+                    for alt in child.children_by_field_name("alternative", &mut alternatives) {
+                        let condition = alt.child_by_field_name("condition");
+                        header(
+                            "elif_clause",
+                            condition,
+                            nested(Block::If { condition: None }),
+                            out,
+                        );
+                        let body = alt
+                            .child_by_field_name("consequence")
+                            .or_else(|| alt.child_by_field_name("body"));
+                        if let Some(body) = body {
+                            let guard = Block::If {
+                                condition: condition.map(|c| self.expr(c)),
+                            };
+                            self.collect_statements(body, &nested(guard), out);
+                        }
+                    }
+                }
+                "try_statement" => {
+                    let mut clauses = child.walk();
+                    let clauses: Vec<Node> = child
+                        .named_children(&mut clauses)
+                        .filter(|c| c.kind().ends_with("_clause"))
+                        .collect();
+                    let handlers = clauses
+                        .iter()
+                        .filter(|c| matches!(c.kind(), "except_clause" | "except_group_clause"))
+                        .map(|c| self.exception_types(*c))
+                        .collect();
+                    if let Some(body) = child.child_by_field_name("body") {
+                        self.collect_statements(body, &nested(Block::Try { handlers }), out);
+                    }
+                    for clause in clauses {
+                        let mut inner = clause.walk();
+                        let body = clause
+                            .named_children(&mut inner)
+                            .find(|c| c.kind() == "block");
+                        if let Some(body) = body {
+                            self.collect_statements(body, &nested(Block::TryClause), out);
+                        }
+                    }
+                }
+                "with_statement" => {
+                    let mut inner = child.walk();
+                    for clause in child.named_children(&mut inner) {
+                        if clause.kind() != "with_clause" {
+                            continue;
+                        }
+                        let mut items = clause.walk();
+                        for item in clause.named_children(&mut items) {
+                            let value = item.child_by_field_name("value");
+                            header("with_statement", value, blocks.to_vec(), out);
+                        }
+                    }
+                    if let Some(body) = child.child_by_field_name("body") {
+                        self.collect_statements(body, &nested(Block::With), out);
+                    }
+                }
+                "for_statement" | "while_statement" => {
+                    let head = child
+                        .child_by_field_name("right")
+                        .or_else(|| child.child_by_field_name("condition"));
+                    header(child.kind(), head, blocks.to_vec(), out);
+                    if let Some(body) = child.child_by_field_name("body") {
+                        self.collect_statements(body, &nested(Block::Loop), out);
+                    }
+                    if let Some(alt) = child.child_by_field_name("alternative") {
+                        if let Some(body) = alt.child_by_field_name("body") {
+                            self.collect_statements(body, &nested(Block::Loop), out);
+                        }
+                    }
+                }
+                "expression_statement" => {
+                    let mut inner = child.walk();
+                    for expr in child.named_children(&mut inner) {
+                        if expr.kind() == "comment" {
+                            continue;
+                        }
+                        out.push(self.simple_statement(expr, blocks));
+                    }
+                }
+                _ => out.push(Statement {
+                    kind: child.kind().to_string(),
+                    line: child.start_position().row + 1,
+                    targets: Vec::new(),
+                    value: Some(self.expr(child)),
+                    blocks: blocks.to_vec(),
+                }),
+            }
+        }
+    }
+
+    /// An assignment (flattening `A = B = x`) or a bare expression.
+    fn simple_statement(&self, node: Node, blocks: &[Block]) -> Statement {
+        let kind = node.kind();
+        let mut targets = Vec::new();
+        let mut value = Some(node);
+        if matches!(kind, "assignment" | "augmented_assignment") {
+            let mut current = node;
+            loop {
+                if let Some(left) = current.child_by_field_name("left") {
+                    targets.push(self.expr(left));
+                }
+                value = current.child_by_field_name("right");
+                match value {
+                    Some(right)
+                        if matches!(right.kind(), "assignment" | "augmented_assignment") =>
+                    {
+                        current = right;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Statement {
+            kind: if targets.is_empty() {
+                "expression_statement".to_string()
+            } else {
+                kind.to_string()
+            },
+            line: node.start_position().row + 1,
+            targets,
+            value: value.map(|v| self.expr(v)),
+            blocks: blocks.to_vec(),
+        }
+    }
+
+    /// The exception types an `except` clause names, as written; empty for a bare `except:`.
+    fn exception_types(&self, clause: Node) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cursor = clause.walk();
+        let mut values: Vec<Node> = clause
+            .children_by_field_name("value", &mut cursor)
+            .collect();
+        if values.is_empty() {
+            // Older grammars wrap `except E as e` in an `as_pattern`.
+            let mut inner = clause.walk();
+            values = clause
+                .named_children(&mut inner)
+                .filter(|c| !matches!(c.kind(), "block" | "comment"))
+                .take(1)
+                .collect();
+        }
+        for value in values {
+            let expr = self.expr(value);
+            let mut pending = vec![expr];
+            while let Some(e) = pending.pop() {
+                match e.kind {
+                    ExprKind::Tuple(items) => pending.extend(items.into_iter().rev()),
+                    ExprKind::Other { kind, mut children } if kind == "as_pattern" => {
+                        children.truncate(1);
+                        pending.extend(children);
+                    }
+                    _ => out.push(e.dotted().unwrap_or(e.text)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The owned view of the expression at `node`.
+    fn expr(&self, node: Node) -> Expr {
+        fn named(n: Node<'_>) -> Vec<Node<'_>> {
+            let mut cursor = n.walk();
+            n.named_children(&mut cursor)
+                .filter(|c| c.kind() != "comment")
+                .collect()
+        }
+        let line = node.start_position().row + 1;
+        let text = self.node_text(node).to_string();
+        let other = |n: Node| ExprKind::Other {
+            kind: n.kind().to_string(),
+            children: named(n).into_iter().map(|c| self.expr(c)).collect(),
+        };
+        let kind = match node.kind() {
+            "parenthesized_expression" => match named(node).as_slice() {
+                [inner] => return self.expr(*inner),
+                _ => other(node),
+            },
+            "string" => match self.string_value(node) {
+                Some(value) => ExprKind::Str(value),
+                None => other(node),
+            },
+            "identifier" => ExprKind::Name(text.clone()),
+            "attribute" => match (
+                node.child_by_field_name("object"),
+                node.child_by_field_name("attribute"),
+            ) {
+                (Some(object), Some(attribute)) => ExprKind::Attribute {
+                    object: Box::new(self.expr(object)),
+                    attribute: self.node_text(attribute).to_string(),
+                },
+                _ => other(node),
+            },
+            "call" => match (
+                node.child_by_field_name("function"),
+                node.child_by_field_name("arguments"),
+            ) {
+                (Some(function), Some(arguments)) => {
+                    let mut args = Vec::new();
+                    let mut keywords = Vec::new();
+                    if arguments.kind() == "argument_list" {
+                        for arg in named(arguments) {
+                            match (
+                                arg.kind(),
+                                arg.child_by_field_name("name"),
+                                arg.child_by_field_name("value"),
+                            ) {
+                                ("keyword_argument", Some(name), Some(value)) => keywords
+                                    .push((self.node_text(name).to_string(), self.expr(value))),
+                                _ => args.push(self.expr(arg)),
+                            }
+                        }
+                    } else {
+                        args.push(self.expr(arguments));
+                    }
+                    ExprKind::Call {
+                        function: Box::new(self.expr(function)),
+                        args,
+                        keywords,
+                    }
+                }
+                _ => other(node),
+            },
+            "subscript" => match node.child_by_field_name("value") {
+                Some(value) => {
+                    let mut cursor = node.walk();
+                    let index = node
+                        .children_by_field_name("subscript", &mut cursor)
+                        .map(|i| self.expr(i))
+                        .collect();
+                    ExprKind::Subscript {
+                        value: Box::new(self.expr(value)),
+                        index,
+                    }
+                }
+                None => other(node),
+            },
+            "tuple" => ExprKind::Tuple(named(node).into_iter().map(|c| self.expr(c)).collect()),
+            "list" => ExprKind::List(named(node).into_iter().map(|c| self.expr(c)).collect()),
+            _ => other(node),
+        };
+        Expr { kind, line, text }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +942,140 @@ STATIC_URL = 'static/'
         assert_eq!(
             &m.text()[comments[0].line_start..comments[0].line_end],
             "# >>> mark >>>\n"
+        );
+    }
+
+    #[test]
+    fn statements_carry_targets_values_and_blocks() {
+        let m = PyModule::parse(
+            "settings.py",
+            r#"import os
+A = B = os.environ["X"]  # both
+if os.environ.get("Y"):
+    C: int = 1
+elif D:
+    pass
+else:
+    E += 2
+try:
+    F = 1
+except (KeyError, environ.ImproperlyConfigured) as e:
+    G = 2
+except:
+    pass
+with open("x") as f:
+    H = 3
+def f():
+    I = 4
+"#,
+        )
+        .unwrap();
+        let s = m.statements();
+        let ab = &s[1];
+        assert_eq!(ab.kind, "assignment");
+        assert_eq!(
+            ab.targets
+                .iter()
+                .map(|t| t.text.as_str())
+                .collect::<Vec<_>>(),
+            vec!["A", "B"]
+        );
+        let value = ab.value.as_ref().unwrap();
+        match &value.kind {
+            ExprKind::Subscript { value, index } => {
+                assert_eq!(value.dotted().as_deref(), Some("os.environ"));
+                assert_eq!(index[0].as_str(), Some("X"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let header = &s[2];
+        assert_eq!((header.kind.as_str(), header.line), ("if_statement", 3));
+        assert!(header.blocks.is_empty());
+        let c = s.iter().find(|st| st.line == 4).unwrap();
+        match &c.blocks[..] {
+            [Block::If {
+                condition: Some(cond),
+            }] => assert_eq!(cond.text, r#"os.environ.get("Y")"#),
+            other => panic!("{other:?}"),
+        }
+        let elif = s.iter().find(|st| st.kind == "elif_clause").unwrap();
+        assert_eq!(elif.blocks, vec![Block::If { condition: None }]);
+        let e = s.iter().find(|st| st.line == 8).unwrap();
+        assert_eq!(e.kind, "augmented_assignment");
+        let f = s.iter().find(|st| st.line == 10).unwrap();
+        assert_eq!(
+            f.blocks,
+            vec![Block::Try {
+                handlers: vec![
+                    vec![
+                        "KeyError".to_string(),
+                        "environ.ImproperlyConfigured".to_string()
+                    ],
+                    vec![]
+                ]
+            }]
+        );
+        let g = s.iter().find(|st| st.line == 12).unwrap();
+        assert_eq!(g.blocks, vec![Block::TryClause]);
+        let with = s.iter().find(|st| st.kind == "with_statement").unwrap();
+        assert_eq!(with.value.as_ref().unwrap().text, r#"open("x") as f"#);
+        let h = s.iter().find(|st| st.line == 16).unwrap();
+        assert_eq!(h.blocks, vec![Block::With]);
+        assert!(
+            s.iter().all(|st| st.line != 18),
+            "function bodies are skipped"
+        );
+    }
+
+    #[test]
+    fn expressions_expose_calls_keywords_and_literals() {
+        let m = PyModule::parse(
+            "settings.py",
+            "X = env.list('HOSTS', str, default=['a', \"b\"])  # c\nY = (f'{A}', (bool, False))\n",
+        )
+        .unwrap();
+        let s = m.statements();
+        let x = s[0].value.as_ref().unwrap();
+        let ExprKind::Call { function, args, .. } = &x.kind else {
+            panic!("{x:?}")
+        };
+        assert_eq!(function.dotted().as_deref(), Some("env.list"));
+        assert_eq!(args[0].as_str(), Some("HOSTS"));
+        assert_eq!(args[1].dotted().as_deref(), Some("str"));
+        let default = x.keyword("default").unwrap();
+        assert!(matches!(&default.kind, ExprKind::List(items) if items.len() == 2));
+        assert!(x.contains_str("b") && !x.contains_str("c"));
+        let y = s[1].value.as_ref().unwrap();
+        let ExprKind::Tuple(items) = &y.kind else {
+            panic!("{y:?}")
+        };
+        assert_eq!(items[0].as_str(), None, "f-strings are not plain strings");
+        assert!(matches!(&items[1].kind, ExprKind::Tuple(pair) if pair.len() == 2));
+    }
+
+    #[test]
+    fn imports_name_what_they_bind() {
+        let m = PyModule::parse(
+            "settings.py",
+            "import os, os.path\nimport environ as django_environ\nfrom decouple import config, Csv as C\ntry:\n    from .local import *\n    import dj_database_url\nexcept ImportError:\n    pass\n",
+        )
+        .unwrap();
+        let got: Vec<_> = m
+            .imports()
+            .into_iter()
+            .map(|i| (i.module, i.name, i.bound, i.line))
+            .collect();
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            got,
+            vec![
+                (s("os"), None, s("os"), 1),
+                (s("os.path"), None, s("os"), 1),
+                (s("environ"), None, s("django_environ"), 2),
+                (s("decouple"), Some(s("config")), s("config"), 3),
+                (s("decouple"), Some(s("Csv")), s("C"), 3),
+                (s("dj_database_url"), None, s("dj_database_url"), 6),
+            ]
         );
     }
 }

@@ -451,9 +451,18 @@ fn the_monorepo_project_is_found_below_the_root_and_not_in_node_modules() {
         .arg(&dir)
         .assert()
         .success()
-        .stderr(predicate::str::contains(
-            "cd backend && gcloud builds submit",
-        ));
+        .stderr(predicate::str::contains("docker build -t monorepo backend"));
     assert!(dir.join("backend/Dockerfile").is_file());
     assert!(!dir.join("Dockerfile").exists());
+    // The build config sits where `gcloud builds submit` and build triggers start: the
+    // repository root, building the `backend` folder.
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert!(
+        cloudbuild.contains("\"${_IMAGE}:$BUILD_ID\", \"backend\"]"),
+        "{cloudbuild}"
+    );
+    assert_eq!(
+        read(&dir.join(".gcloudignore")).lines().last(),
+        Some("#!include:backend/.dockerignore")
+    );
 }

@@ -26,7 +26,7 @@ fn hadolint_reports_nothing_on_any_generated_dockerfile() {
 #[test]
 fn gcloud_parses_every_generated_cloudbuild_yaml() {
     for (name, _) in common::fixtures() {
-        let (tmp, _dir, project) = common::init_fixture(&name);
+        let (tmp, dir, _project) = common::init_fixture(&name);
         let config = tmp.path().join("gcloud-config");
         std::fs::create_dir_all(&config).unwrap();
         let out = Command::new("gcloud")
@@ -38,7 +38,7 @@ fn gcloud_parses_every_generated_cloudbuild_yaml() {
             ])
             .arg(format!(
                 "--config={}",
-                project.join("cloudbuild.yaml").display()
+                dir.join("cloudbuild.yaml").display()
             ))
             .env("CLOUDSDK_CONFIG", &config)
             .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")

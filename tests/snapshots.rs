@@ -87,6 +87,12 @@ snapshot_tests! {
     mysite => "mysite",
     legacy_django32 => "legacy-django32",
     monorepo => "monorepo",
+    pdm_project => "pdm-project",
+    pipenv_project => "pipenv-project",
+    poetry_classic => "poetry-classic",
+    poetry2 => "poetry2",
+    reqs_chain => "reqs-chain",
+    uv_groups => "uv-groups",
     whitenoise_ready => "whitenoise-ready",
 }
 

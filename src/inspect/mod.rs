@@ -1,9 +1,11 @@
 //! `inspect(root) -> ProjectFacts`: read-only discovery of everything djrun acts on.
 
+pub mod deps;
+pub mod envvars;
 pub mod layout;
+pub mod python_version;
 pub mod settings;
 
-use crate::patch::requirements::Requirements;
 use crate::python::PyModule;
 use crate::{Error, Result};
 use serde::Serialize;
@@ -69,10 +71,10 @@ pub struct ProjectFacts {
     /// Everything else read from the settings, for the planner.
     #[serde(skip)]
     pub settings: SettingsFacts,
+    /// Everything else read from the dependency files, for the planner.
+    #[serde(skip)]
+    pub deps: deps::Deps,
 }
-
-/// Files that decide the Python version, in the order they are asked.
-const PYTHON_VERSION_FILES: &[&str] = &[".python-version", "runtime.txt"];
 
 /// Inspect the project at `root`. Reads files; writes nothing.
 pub fn inspect(root: &Path) -> Result<ProjectFacts> {
@@ -148,28 +150,9 @@ pub fn inspect(root: &Path) -> Result<ProjectFacts> {
     let facts = settings::read(&project, &project_root, &located)?;
 
     // Dependencies.
-    let requirements_path = project.join("requirements.txt");
-    let (dependency_files, requirements) = if requirements_path.is_file() {
-        let text = read_text(&requirements_path, &rel("requirements.txt"))?;
-        (
-            vec![rel("requirements.txt")],
-            Some(Requirements::parse(&rel("requirements.txt"), &text)),
-        )
-    } else {
-        return Err(Error::input_hint(
-            format!(
-                "no dependency file found next to `{}`: djrun reads `requirements.txt`",
-                rel("manage.py")
-            ),
-            format!(
-                "list your dependencies in `{}` (`pip freeze > requirements.txt` in your virtualenv) and run djrun again",
-                rel("requirements.txt")
-            ),
-        ));
-    };
-    let has = |name: &str| requirements.as_ref().is_some_and(|r| r.has(name));
-    let django_version = requirements.as_ref().and_then(|r| r.django_version());
-    let python_version = python_version(&project, &project_root, django_version.as_deref())?;
+    let deps = deps::detect(&project, &project_root)?;
+    let django_version = deps.django_version.clone();
+    let python_version = python_version(&project, &project_root, &deps, django_version.as_deref())?;
 
     Ok(ProjectFacts {
         root: root.to_path_buf(),
@@ -180,15 +163,16 @@ pub fn inspect(root: &Path) -> Result<ProjectFacts> {
         asgi_application,
         python_version,
         django_version,
-        dependency_manager: "pip".to_string(),
-        dependency_files,
-        has_gunicorn: has("gunicorn"),
-        has_whitenoise_dependency: has("whitenoise"),
+        dependency_manager: deps.manager.name().to_string(),
+        dependency_files: deps.files.iter().map(|f| rel(f)).collect(),
+        has_gunicorn: deps.has("gunicorn"),
+        has_whitenoise_dependency: deps.has("whitenoise"),
         allowed_hosts: facts.allowed_hosts.clone(),
         static_root: facts.static_root,
         whitenoise: facts.whitenoise_middleware,
         database: facts.database.clone(),
         settings: facts,
+        deps,
     })
 }
 
@@ -227,70 +211,58 @@ pub fn module_to_path(module: &str) -> String {
     format!("{}.py", module.replace('.', "/"))
 }
 
-/// The newest Python each Django feature release supports.
-fn newest_python_for(django: Option<&str>) -> &'static str {
-    let Some((major, minor)) = django.and_then(|v| {
-        let (a, b) = v.split_once('.')?;
-        Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?))
-    }) else {
-        return "3.14";
-    };
-    match (major, minor) {
-        (0..=3, _) => "3.10",
-        (4, 0) => "3.10",
-        (4, 1) => "3.11",
-        (4, _) => "3.12",
-        (5, 0) => "3.12",
-        (5, 1) => "3.13",
-        _ => "3.14",
-    }
-}
-
-/// The Python version: from `.python-version` or `runtime.txt`, else the newest the
-/// project's Django supports.
-fn python_version(project: &Path, project_root: &str, django: Option<&str>) -> Result<Detected> {
-    for name in PYTHON_VERSION_FILES {
-        let path = project.join(name);
-        if !path.is_file() {
-            continue;
-        }
-        let shown = if project_root == "." {
+/// The Python version: every constraint the project states (pins in `.python-version`,
+/// `runtime.txt`, the Pipfile and a Dockerfile djrun did not write; ranges in
+/// `requires-python` and Poetry's `python`), and the project's Django.
+fn python_version(
+    project: &Path,
+    project_root: &str,
+    deps: &deps::Deps,
+    django: Option<&str>,
+) -> Result<Detected> {
+    use python_version::Constraint;
+    let shown = |name: &str| {
+        if project_root == "." {
             name.to_string()
         } else {
             format!("{project_root}/{name}")
-        };
-        let text = read_text(&path, &shown)?;
-        let first = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .unwrap_or("");
-        let raw = first.strip_prefix("python-").unwrap_or(first);
-        let mut parts = raw.split('.');
-        let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
-            return Err(Error::input_hint(
-                format!("`{shown}` line 1 says `{first}`, which is not a Python version"),
-                format!("write a version such as `3.13` in `{shown}`, or pass `--python 3.13`"),
-            ));
-        };
-        let version = format!("{major}.{minor}");
-        crate::validate::python_version(&version).map_err(|why| {
-            Error::input_hint(
-                format!("`{shown}` line 1: {why}"),
-                format!("write a version such as `3.13` in `{shown}`, or pass `--python 3.13`"),
-            )
-        })?;
-        return Ok(Detected {
-            version,
-            source: shown,
+        }
+    };
+    let mut constraints = Vec::new();
+    type Reader = fn(&str) -> Option<String>;
+    let files: [(&str, Reader); 2] = [
+        (".python-version", python_version::from_python_version_file),
+        ("runtime.txt", python_version::from_runtime_txt),
+    ];
+    for (name, reader) in files {
+        let path = project.join(name);
+        if path.is_file() {
+            if let Some(v) = reader(&read_text(&path, &shown(name))?) {
+                constraints.push(Constraint::pin(v, shown(name)));
+            }
+        }
+    }
+    for (spec, source, syntax) in &deps.python_constraints {
+        constraints.push(match syntax {
+            deps::PythonSyntax::Exact => Constraint::pin(spec.clone(), source.clone()),
+            deps::PythonSyntax::Pep440 => Constraint::range(spec.clone(), source.clone()),
+            deps::PythonSyntax::Poetry => Constraint::poetry(spec.clone(), source.clone()),
         });
     }
-    let version = newest_python_for(django).to_string();
-    let source = match django {
-        Some(d) => format!("newest Python that Django {d} supports"),
-        None => "newest Python that current Django supports".to_string(),
-    };
-    Ok(Detected { version, source })
+    let dockerfile = project.join("Dockerfile");
+    if dockerfile.is_file() {
+        let text = read_text(&dockerfile, &shown("Dockerfile"))?;
+        if !crate::apply::is_generated(&text) {
+            if let Some(v) = python_version::from_dockerfile(&text) {
+                constraints.push(Constraint::pin(v, shown("Dockerfile")));
+            }
+        }
+    }
+    let choice = python_version::choose(&constraints, django)?;
+    Ok(Detected {
+        version: choice.version,
+        source: choice.source,
+    })
 }
 
 #[cfg(test)]
@@ -298,32 +270,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn newest_python_follows_djangos_support_table() {
-        assert_eq!(newest_python_for(Some("5.2")), "3.14");
-        assert_eq!(newest_python_for(Some("6.1")), "3.14");
-        assert_eq!(newest_python_for(Some("5.1")), "3.13");
-        assert_eq!(newest_python_for(Some("4.2")), "3.12");
-        assert_eq!(newest_python_for(Some("3.2")), "3.10");
-        assert_eq!(newest_python_for(None), "3.14");
+    fn python_version_files_pin_and_requires_python_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "django>=5.2\n").unwrap();
+        let deps = deps::detect(dir.path(), ".").unwrap();
+        std::fs::write(dir.path().join("runtime.txt"), "python-3.12.4\n").unwrap();
+        let v = python_version(dir.path(), ".", &deps, Some("5.2")).unwrap();
+        assert_eq!(
+            (v.version.as_str(), v.source.as_str()),
+            ("3.12", "runtime.txt")
+        );
+        std::fs::write(dir.path().join(".python-version"), "3.11.2\n").unwrap();
+        assert_eq!(
+            python_version(dir.path(), ".", &deps, None)
+                .unwrap()
+                .version,
+            "3.11"
+        );
+        std::fs::write(dir.path().join(".python-version"), "3.9\n").unwrap();
+        let err = python_version(dir.path(), ".", &deps, Some("5.2")).unwrap_err();
+        assert!(err.to_string().contains("`.python-version`"), "{err}");
     }
 
     #[test]
-    fn python_version_file_wins_and_is_validated() {
+    fn a_dockerfile_djrun_wrote_is_not_a_constraint() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("runtime.txt"), "python-3.12.4\n").unwrap();
-        let v = python_version(dir.path(), ".", Some("5.2")).unwrap();
-        assert_eq!(v.version, "3.12");
-        assert_eq!(v.source, "runtime.txt");
-        std::fs::write(dir.path().join(".python-version"), "3.11.2\n").unwrap();
+        std::fs::write(dir.path().join("requirements.txt"), "django>=5.2\n").unwrap();
+        let deps = deps::detect(dir.path(), ".").unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM python:3.11-slim\n").unwrap();
         assert_eq!(
-            python_version(dir.path(), ".", None).unwrap().version,
+            python_version(dir.path(), ".", &deps, Some("5.2"))
+                .unwrap()
+                .version,
             "3.11"
         );
-        std::fs::write(dir.path().join(".python-version"), "pypy\n").unwrap();
-        let err = python_version(dir.path(), ".", None).unwrap_err();
-        assert!(
-            err.to_string().contains("`.python-version` line 1"),
-            "{err}"
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "# Generated by djrun from your Django project.\nFROM python:3.11-slim\n",
+        )
+        .unwrap();
+        assert_eq!(
+            python_version(dir.path(), ".", &deps, Some("5.2"))
+                .unwrap()
+                .version,
+            "3.14"
         );
     }
 

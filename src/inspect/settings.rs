@@ -1,6 +1,7 @@
 //! Read Django settings with a real Python parser: the production module and the modules it
 //! star-imports, merged the way Python runs them (later assignments win).
 
+use super::envvars::{self, EnvRead};
 use super::{layout, read_text, Location};
 use crate::python::PyModule;
 use crate::Result;
@@ -54,6 +55,16 @@ pub struct SettingsFacts {
     pub custom_static_storage: bool,
     /// Whether `django.contrib.staticfiles` is installed (collectstatic exists).
     pub staticfiles_app: bool,
+    /// Whether GeoDjango (`django.contrib.gis`) is installed.
+    pub gis: bool,
+    /// Variables the settings require at import time, with a harmless value for the build.
+    pub build_values: Vec<(String, String)>,
+    /// The environment variable `ALLOWED_HOSTS` is read from, if it is.
+    pub allowed_hosts_env: Option<String>,
+    /// The environment variable `CSRF_TRUSTED_ORIGINS` is read from, if it is.
+    pub csrf_origins_env: Option<String>,
+    /// The environment variable `SECRET_KEY` is read from, if it is.
+    pub secret_key_env: Option<String>,
     /// How `BASE_DIR` is defined.
     pub base_dir: BaseDir,
     /// `sqlite`, `postgres`, `mysql`, `env` or `unknown`.
@@ -186,6 +197,26 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         database: "unknown".to_string(),
         ..SettingsFacts::default()
     };
+    // What the settings read from the environment, base modules first.
+    let modules: Vec<&PyModule> = chain.iter().map(|(_, m)| m).collect();
+    // Names that are not plain identifiers are left out: they would end up in the Dockerfile
+    // and the deploy command.
+    let reads: Vec<EnvRead> = envvars::env_reads_chain(&modules)
+        .into_iter()
+        .flatten()
+        .filter(|r| is_env_name(&r.var))
+        .collect();
+    facts.build_values = envvars::build_env(&reads);
+    let var_of = |setting: &str| {
+        reads
+            .iter()
+            .rev()
+            .find(|r| r.setting.as_deref() == Some(setting))
+            .map(|r| r.var.clone())
+    };
+    facts.allowed_hosts_env = var_of("ALLOWED_HOSTS");
+    facts.csrf_origins_env = var_of("CSRF_TRUSTED_ORIGINS");
+    facts.secret_key_env = var_of("SECRET_KEY");
     for (_, module) in &chain {
         if let Some(a) = module.assignment("ALLOWED_HOSTS") {
             facts.allowed_hosts = Some(Location {
@@ -219,6 +250,7 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
         if let Some(apps) = module.string_list("INSTALLED_APPS") {
             facts.staticfiles_app = apps.iter().any(|a| a == "django.contrib.staticfiles");
+            facts.gis = apps.iter().any(|a| a == "django.contrib.gis");
         }
         if let Some(a) = module.assignment("BASE_DIR") {
             facts.base_dir = if a.value.contains("Path") {
@@ -238,6 +270,16 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
     }
     Ok(facts)
+}
+
+/// Whether `name` is a plain environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 128
 }
 
 fn shown_path(project: &Path, project_root: &str, path: &Path) -> String {
@@ -346,6 +388,14 @@ mod tests {
         );
         let facts = read(dir.path(), ".", &locate(dir.path(), "b.settings").unwrap()).unwrap();
         assert!(facts.custom_static_storage);
+    }
+
+    #[test]
+    fn env_names_are_identifiers_only() {
+        assert!(is_env_name("DATABASE_URL") && is_env_name("_x1"));
+        for bad in ["", "1X", "A B", "X\nsteps:", "X=1", "X-Y", "É"] {
+            assert!(!is_env_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

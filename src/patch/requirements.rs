@@ -15,6 +15,7 @@
 //!
 //! All work is linear in the size of the file: no step rescans text it has already read.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use crate::{Error, Result};
@@ -46,6 +47,8 @@ pub struct Requirements {
     file: String,
     /// PEP 503-normalised names of every requirement in the file.
     names: HashSet<String>,
+    /// The extras requested for each name (normalised), where there are any.
+    extras: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     /// Include lines, in file order.
     includes: Vec<Include>,
     /// The first `--hash` or `--require-hashes` option.
@@ -78,6 +81,7 @@ impl Requirements {
         let mut req = Requirements {
             file: file.to_owned(),
             names: HashSet::new(),
+            extras: std::collections::BTreeMap::new(),
             includes: Vec::new(),
             hash_mode: None,
             django: None,
@@ -140,6 +144,21 @@ impl Requirements {
         self.names.contains(&normalize_name(name))
     }
 
+    /// The PEP 503-normalised names of every requirement in the file, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.names.iter().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The extras requested for `name` (`psycopg[binary]` → `binary`), normalised.
+    pub fn extras(&self, name: &str) -> std::collections::BTreeSet<String> {
+        self.extras
+            .get(&normalize_name(name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Lines that include other files: the targets of `-r X` / `--requirement X` /
     /// `--requirement=X` and `-c X` / `--constraint X` / `--constraint=X`, in file order,
     /// as written (relative paths), with their 1-based line numbers.
@@ -152,6 +171,9 @@ impl Requirements {
 
     /// The 1-based line of the first `--hash` (or `--require-hashes`) option, if the file
     /// uses pip's hash-checking mode.
+    ///
+    /// As in pip, `--hash` counts on a requirement line and `--require-hashes` on a line
+    /// of its own; pip ignores them elsewhere (a `--hash` with no requirement, say).
     pub fn hash_mode_line(&self) -> Option<usize> {
         self.hash_mode.map(|h| h.line)
     }
@@ -180,13 +202,22 @@ impl Requirements {
         let (args, options, options_offset) = break_args_options(trimmed);
         let facts = parse_options(options);
 
-        if self.hash_mode.is_none() {
-            if let Some((offset, option)) = facts.hash {
-                self.hash_mode = Some(HashOption {
-                    line: line_at(segments, base + options_offset + offset),
-                    option,
-                });
-            }
+        // As in pip, `--hash` counts on a requirement line (an editable one drops it),
+        // and `--require-hashes` on a line without a requirement.
+        let hash = if !args.is_empty() {
+            facts.hash.map(|offset| (offset, "--hash"))
+        } else if facts.editable.is_none() {
+            facts
+                .require_hashes
+                .map(|offset| (offset, "--require-hashes"))
+        } else {
+            None
+        };
+        if let (None, Some((offset, option))) = (self.hash_mode, hash) {
+            self.hash_mode = Some(HashOption {
+                line: line_at(segments, base + options_offset + offset),
+                option,
+            });
         }
 
         if !args.is_empty() {
@@ -219,6 +250,17 @@ impl Requirements {
                 let name = normalize_name(name);
                 if self.django.is_none() && name == "django" {
                     self.django = django_version_of(rest);
+                }
+                if let Some(inner) = rest.trim_start().strip_prefix('[') {
+                    if let Some((list, _)) = inner.split_once(']') {
+                        let extras = self.extras.entry(name.clone()).or_default();
+                        extras.extend(
+                            list.split(',')
+                                .map(str::trim)
+                                .filter(|e| !e.is_empty())
+                                .map(normalize_name),
+                        );
+                    }
                 }
                 self.names.insert(name);
             }
@@ -487,58 +529,84 @@ fn line_at(segments: &[Segment], offset: usize) -> usize {
 
 /// A word of an option string after shell unquoting, and where it starts.
 #[derive(Debug)]
-struct Token {
-    text: String,
+struct Token<'a> {
+    text: Cow<'a, str>,
     start: usize,
 }
 
-/// Python's `shlex.split` (POSIX mode), lenient: an unclosed quote or a trailing escape
-/// ends the word instead of failing.
-fn shell_words(s: &str) -> Vec<Token> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Quote {
-        None,
-        Single,
-        Double,
-    }
-    let mut tokens = Vec::new();
-    let mut current: Option<Token> = None;
-    let mut quote = Quote::None;
-    let mut chars = s.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if quote == Quote::None && matches!(c, ' ' | '\t' | '\r' | '\n') {
-            if let Some(token) = current.take() {
-                tokens.push(token);
-            }
-            continue;
+/// Python's `shlex.split` (POSIX mode) as a lazy iterator, lenient: an unclosed quote or
+/// a trailing escape ends the word instead of failing. Words without quotes or escapes
+/// borrow from the input, so a huge line of tiny words costs no memory per word.
+struct ShellWords<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for ShellWords<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Quote {
+            None,
+            Single,
+            Double,
         }
-        let token = current.get_or_insert_with(|| Token {
-            text: String::new(),
-            start: i,
-        });
-        match (quote, c) {
-            (Quote::None, '\'') => quote = Quote::Single,
-            (Quote::None, '"') => quote = Quote::Double,
-            (Quote::None, '\\') => {
-                if let Some((_, next)) = chars.next() {
-                    token.text.push(next);
+        let is_space = |c: char| matches!(c, ' ' | '\t' | '\r' | '\n');
+        let s = self.s;
+        let rest = &s[self.pos..];
+        let start = self.pos + (rest.len() - rest.trim_start_matches(is_space).len());
+        if start >= s.len() {
+            self.pos = s.len();
+            return None;
+        }
+        let mut owned: Option<String> = None;
+        let mut quote = Quote::None;
+        let mut end = s.len();
+        let mut chars = s[start..]
+            .char_indices()
+            .map(|(j, c)| (start + j, c))
+            .peekable();
+        while let Some((i, c)) = chars.next() {
+            if quote == Quote::None {
+                if is_space(c) {
+                    end = i;
+                    break;
+                }
+                if !matches!(c, '\'' | '"' | '\\') {
+                    if let Some(text) = owned.as_mut() {
+                        text.push(c);
+                    }
+                    continue;
                 }
             }
-            (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
-            (Quote::Double, '\\') => match chars.peek() {
-                Some(&(_, next)) if next == '"' || next == '\\' => {
-                    token.text.push(next);
-                    chars.next();
+            let text = owned.get_or_insert_with(|| s[start..i].to_owned());
+            match (quote, c) {
+                (Quote::None, '\'') => quote = Quote::Single,
+                (Quote::None, '"') => quote = Quote::Double,
+                (Quote::None, '\\') => {
+                    if let Some((_, next)) = chars.next() {
+                        text.push(next);
+                    }
                 }
-                _ => token.text.push('\\'),
-            },
-            _ => token.text.push(c),
+                (Quote::Single, '\'') | (Quote::Double, '"') => quote = Quote::None,
+                (Quote::Double, '\\') => match chars.peek() {
+                    Some(&(_, next)) if next == '"' || next == '\\' => {
+                        text.push(next);
+                        chars.next();
+                    }
+                    _ => text.push('\\'),
+                },
+                _ => text.push(c),
+            }
         }
+        self.pos = end;
+        let text = match owned {
+            Some(text) => Cow::Owned(text),
+            None => Cow::Borrowed(&s[start..end]),
+        };
+        Some(Token { text, start })
     }
-    if let Some(token) = current {
-        tokens.push(token);
-    }
-    tokens
 }
 
 /// The options djrun cares about.
@@ -606,7 +674,8 @@ struct OptionFacts {
     requirement: Option<(String, usize)>,
     constraint: Option<(String, usize)>,
     editable: Option<String>,
-    hash: Option<(usize, &'static str)>,
+    hash: Option<usize>,
+    require_hashes: Option<usize>,
 }
 
 /// Read the option part of a line as optparse would, keeping the first of each option
@@ -616,12 +685,9 @@ fn parse_options(options: &str) -> OptionFacts {
     if options.is_empty() {
         return facts;
     }
-    let tokens = shell_words(options);
-    let mut i = 0;
-    while i < tokens.len() {
-        let token = &tokens[i];
-        i += 1;
-        let word = token.text.as_str();
+    let mut tokens = ShellWords { s: options, pos: 0 };
+    while let Some(token) = tokens.next() {
+        let word = token.text.as_ref();
         if word == "--" {
             break;
         }
@@ -651,11 +717,8 @@ fn parse_options(options: &str) -> OptionFacts {
             None
         } else if let Some(inline) = inline {
             Some(inline.to_owned())
-        } else if let Some(next) = tokens.get(i) {
-            i += 1;
-            Some(next.text.clone())
         } else {
-            None
+            tokens.next().map(|next| next.text.into_owned())
         };
         match opt {
             Opt::Requirement if facts.requirement.is_none() => {
@@ -665,9 +728,9 @@ fn parse_options(options: &str) -> OptionFacts {
                 facts.constraint = value.map(|v| (v, token.start));
             }
             Opt::Editable if facts.editable.is_none() => facts.editable = value,
-            Opt::Hash if facts.hash.is_none() => facts.hash = Some((token.start, "--hash")),
-            Opt::RequireHashes if facts.hash.is_none() => {
-                facts.hash = Some((token.start, "--require-hashes"));
+            Opt::Hash if facts.hash.is_none() => facts.hash = Some(token.start),
+            Opt::RequireHashes if facts.require_hashes.is_none() => {
+                facts.require_hashes = Some(token.start);
             }
             _ => {}
         }
@@ -694,22 +757,6 @@ fn name_len(s: &str) -> Option<usize> {
     Some(end)
 }
 
-/// Archive suffixes that make pip read a requirement as a file name.
-const ARCHIVE_SUFFIXES: &[&str] = &[
-    ".zip",
-    ".whl",
-    ".tar.bz2",
-    ".tbz",
-    ".tar.xz",
-    ".txz",
-    ".tlz",
-    ".tar.lz",
-    ".tar.lzma",
-    ".tar.gz",
-    ".tgz",
-    ".tar",
-];
-
 /// The project name of a PEP 508 requirement and the text after it, or `None` for a URL
 /// or path (`./pkg`, `git+https://...`, `C:\pkg`, `pkg-1.0.tar.gz`).
 fn requirement_name(args: &str) -> Option<(&str, &str)> {
@@ -719,11 +766,56 @@ fn requirement_name(args: &str) -> Option<(&str, &str)> {
         None => true,
         Some(c) => is_py_space(c) || "[(<>=!~;@".contains(c),
     };
-    let lower = name.to_ascii_lowercase();
-    let archive = ARCHIVE_SUFFIXES
-        .iter()
-        .any(|suffix| lower.ends_with(suffix));
-    (named && !archive).then_some((name, rest))
+    (named && !names_an_archive(args)).then_some((name, rest))
+}
+
+/// Whether pip reads a (non-URL) requirement as an archive file name, which has no
+/// project name: the text before the markers, without trailing `[extras]`, ends in an
+/// archive extension, and it is not `name @ url`.
+fn names_an_archive(args: &str) -> bool {
+    let before = args
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim_matches(is_py_space);
+    let mut path = before;
+    if let (Some(stripped), Some(open)) = (before.strip_suffix(']'), before.rfind('[')) {
+        let extras = &stripped[(open + 1).min(stripped.len())..];
+        if open > 0 && !extras.is_empty() && !extras.contains(']') {
+            path = &before[..open];
+        }
+    }
+    if !is_archive_file(path) {
+        return false;
+    }
+    match before.split_once('@') {
+        Some((head, _)) => looks_like_path(head),
+        None => true,
+    }
+}
+
+/// pip's `is_archive_file`: the extension (`.tar.*` counting as one) is an archive's.
+fn is_archive_file(path: &str) -> bool {
+    let file = &path[path.rfind('/').map_or(0, |i| i + 1)..];
+    let Some(dot) = file.rfind('.') else {
+        return false;
+    };
+    let (base, ext) = file.split_at(dot);
+    if base.bytes().all(|b| b == b'.') {
+        return false;
+    }
+    let is = |choices: &[&str]| choices.iter().any(|c| ext.eq_ignore_ascii_case(c));
+    let base = base.as_bytes();
+    if base.len() >= 4 && base[base.len() - 4..].eq_ignore_ascii_case(b".tar") {
+        is(&[".bz2", ".xz", ".lz", ".lzma", ".gz"])
+    } else {
+        is(&[".zip", ".whl", ".tbz", ".txz", ".tlz", ".tgz", ".tar"])
+    }
+}
+
+/// pip's `_looks_like_path` (POSIX): a `/` in it, or a leading `.`.
+fn looks_like_path(s: &str) -> bool {
+    s.contains('/') || s.starts_with('.')
 }
 
 /// The project name in a URL's `#egg=` (or `&egg=`) fragment.
@@ -890,6 +982,17 @@ mod tests {
     }
 
     #[test]
+    fn names_and_extras() {
+        let req = parse("psycopg[binary, Pool_x]>=3\nDjango\n# psycopg[c]\ngunicorn [gevent]\n");
+        assert_eq!(req.names(), vec!["django", "gunicorn", "psycopg"]);
+        let extras: Vec<String> = req.extras("Psycopg").into_iter().collect();
+        assert_eq!(extras, vec!["binary", "pool-x"]);
+        assert_eq!(req.extras("gunicorn").len(), 1);
+        assert!(req.extras("django").is_empty());
+        assert!(req.extras("absent").is_empty());
+    }
+
+    #[test]
     fn has_ignores_comments() {
         for text in [
             "# gunicorn",
@@ -973,12 +1076,31 @@ mod tests {
             ("C:\\src\\gunicorn", false),
             ("gunicorn-23.0.0-py3-none-any.whl", false),
             ("gunicorn.tar.gz", false),
+            ("gunicorn.TAR.GZ[extra]", false),
+            ("gunicorn==23.0 gunicorn-23.0.zip", false),
+            ("gunicorn @ https://example.com/gunicorn-23.0.tar.gz", true),
+            (
+                "gunicorn[gevent] @ file:///tmp/gunicorn-23.0-py3-none-any.whl",
+                true,
+            ),
+            ("gunicorn.tar.gz ; python_version > '3'", false),
+            ("gunicorn; python_version > '3' and x == 'a.tar.gz'", true),
             ("https://example.com/x.tar.gz #egg=gunicorn", false),
             ("https://example.com/x.tar.gz#eggs=gunicorn", false),
             ("-e ./gunicorn", false),
         ] {
             assert_eq!(parse(text).has("gunicorn"), present, "{text:?}");
         }
+    }
+
+    #[test]
+    fn only_archive_extensions_make_a_file_name() {
+        // pip's `splitext` reads `.tar.zip` as one (unknown) extension.
+        assert!(parse("my.tar.zip").has("my.tar.zip"));
+        assert!(parse("my-tar.gz").has("my-tar-gz"));
+        assert!(parse("my.tgz2").has("my-tgz2"));
+        assert!(!parse("my.tgz").has("my.tgz"));
+        assert!(!parse("My.Tar.Lzma").has("my.tar.lzma"));
     }
 
     #[test]
@@ -1095,6 +1217,35 @@ django
             .is_empty());
     }
 
+    #[test]
+    fn shell_words_unquote_like_shlex() {
+        let words = |s: &str| -> Vec<(String, usize)> {
+            ShellWords { s, pos: 0 }
+                .map(|t| (t.text.into_owned(), t.start))
+                .collect()
+        };
+        assert_eq!(words(""), vec![]);
+        assert_eq!(words("  \t "), vec![]);
+        assert_eq!(
+            words("-r  a.txt\t--x=1 "),
+            vec![("-r".into(), 0), ("a.txt".into(), 4), ("--x=1".into(), 10)]
+        );
+        assert_eq!(
+            words(r#"'a b' "c \"d\" \\ \e" f\ g h'i'"j" '' "#),
+            vec![
+                ("a b".into(), 0),
+                (r#"c "d" \ \e"#.into(), 6),
+                ("f g".into(), 22),
+                ("hij".into(), 27),
+                ("".into(), 35),
+            ]
+        );
+        // Lenient where shlex fails: unclosed quote, trailing escape.
+        assert_eq!(words("'abc def"), vec![("abc def".into(), 0)]);
+        assert_eq!(words("abc\\"), vec![("abc".into(), 0)]);
+        assert_eq!(words("é 'ü'"), vec![("é".into(), 0), ("ü".into(), 3)]);
+    }
+
     // ---- hash_mode_line -------------------------------------------------------------
 
     #[test]
@@ -1127,6 +1278,10 @@ gunicorn==23.0.0 --hash sha256:ccc
         assert_eq!(parse("django # --hash=sha256:a\n").hash_mode_line(), None);
         assert_eq!(parse("django==5.2\ngunicorn\n").hash_mode_line(), None);
         assert_eq!(parse("django--hash\n").hash_mode_line(), None);
+        // pip ignores a `--hash` without a requirement, and `--require-hashes` after one.
+        assert_eq!(parse("--hash=sha256:a\n").hash_mode_line(), None);
+        assert_eq!(parse("-e ./pkg --hash=sha256:a\n").hash_mode_line(), None);
+        assert_eq!(parse("django --require-hashes\n").hash_mode_line(), None);
         assert_eq!(parse("").hash_mode_line(), None);
     }
 
@@ -1327,7 +1482,8 @@ gunicorn==23.0.0 --hash sha256:ccc
 
     #[test]
     fn large_inputs_take_linear_time() {
-        let n = 1 << 20;
+        // Big enough that quadratic work would take minutes, small enough for debug builds.
+        let n = 1 << 18;
         let long_name = "a".repeat(n);
         let cases = [
             long_name.clone(),

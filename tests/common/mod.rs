@@ -65,16 +65,13 @@ pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn walkdir(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_dir() {
-            out.extend(walkdir(&entry.path()));
-        } else {
-            out.push(entry.path());
-        }
-    }
-    out
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
 }
 
 /// The djrun binary, with an environment that cannot see the developer's gcloud setup.

@@ -1,0 +1,627 @@
+//! Dependencies: which manager the project uses, which files hold its production
+//! dependencies, what they contain, and whether the lock file knows about them.
+
+use super::read_text;
+use crate::patch::requirements::{normalize_name, IncludeKind, Requirements};
+use crate::{Error, Result};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::Path;
+use toml_edit::{DocumentMut, Item};
+
+/// A dependency manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Manager {
+    /// requirements files.
+    Pip,
+    /// `poetry.lock`, `[tool.poetry]`.
+    Poetry,
+    /// `uv.lock`.
+    Uv,
+    /// `Pipfile`, `Pipfile.lock`.
+    Pipenv,
+    /// `pdm.lock`.
+    Pdm,
+}
+
+impl Manager {
+    /// The name used in the JSON report and the templates.
+    pub fn name(self) -> &'static str {
+        match self {
+            Manager::Pip => "pip",
+            Manager::Poetry => "poetry",
+            Manager::Uv => "uv",
+            Manager::Pipenv => "pipenv",
+            Manager::Pdm => "pdm",
+        }
+    }
+
+    /// The command that brings the lock file in step with the manifest.
+    pub fn lock_command(self) -> Option<&'static [&'static str]> {
+        match self {
+            Manager::Pip => None,
+            Manager::Poetry => Some(&["poetry", "lock"]),
+            Manager::Uv => Some(&["uv", "lock"]),
+            Manager::Pipenv => Some(&["pipenv", "lock"]),
+            Manager::Pdm => Some(&["pdm", "lock"]),
+        }
+    }
+}
+
+/// Where djrun adds a dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manifest {
+    /// A requirements file: append a line.
+    Requirements,
+    /// `[project] dependencies` in pyproject.toml (PEP 621).
+    Pep621,
+    /// `[tool.poetry.dependencies]` in pyproject.toml.
+    PoetryTable,
+    /// `[packages]` in a Pipfile.
+    Pipfile,
+}
+
+/// What djrun knows about the project's dependencies. Paths are relative to the project
+/// folder (where manage.py is), `/`-separated.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// The manager.
+    pub manager: Manager,
+    /// Every file the image build needs to install dependencies, manifest first.
+    pub files: Vec<String>,
+    /// The file djrun edits to add a dependency.
+    pub manifest: String,
+    /// How that file is edited.
+    pub manifest_kind: Manifest,
+    /// The lock file, if any.
+    pub lock: Option<String>,
+    /// Normalised names of the production dependencies, with their extras.
+    pub packages: Vec<(String, BTreeSet<String>)>,
+    /// Normalised names the lock file holds, when there is a lock file.
+    pub locked: Option<BTreeSet<String>>,
+    /// The Django version, `X.Y`: from the lock when there is one, else the manifest's bound.
+    pub django_version: Option<String>,
+    /// 1-based line of pip's hash-checking mode in the manifest, if on.
+    pub hash_mode_line: Option<usize>,
+    /// Python constraints the dependency files state, with where they stand.
+    pub python_constraints: Vec<(String, String, PythonSyntax)>,
+}
+
+/// How a Python constraint is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonSyntax {
+    /// PEP 440 specifiers (`requires-python`).
+    Pep440,
+    /// Poetry's syntax (`^3.11`).
+    Poetry,
+    /// An exact `X.Y` (Pipfile `python_version`).
+    Exact,
+}
+
+impl Deps {
+    /// Whether `name` (any spelling) is a production dependency.
+    pub fn has(&self, name: &str) -> bool {
+        let n = normalize_name(name);
+        self.packages.iter().any(|(p, _)| *p == n)
+    }
+
+    /// The extras requested for `name`, if it is a dependency.
+    pub fn extras(&self, name: &str) -> Option<&BTreeSet<String>> {
+        let n = normalize_name(name);
+        self.packages.iter().find(|(p, _)| *p == n).map(|(_, e)| e)
+    }
+
+    /// Dependencies the manifest lists but the lock file does not hold.
+    pub fn missing_from_lock(&self) -> Vec<String> {
+        match &self.locked {
+            None => Vec::new(),
+            Some(locked) => self
+                .packages
+                .iter()
+                .map(|(p, _)| p.clone())
+                .filter(|p| !locked.contains(p))
+                .collect(),
+        }
+    }
+}
+
+/// Requirement files tried, in order, when there is no `requirements.txt`.
+const REQUIREMENTS_ENTRIES: &[&str] = &[
+    "requirements/production.txt",
+    "requirements/prod.txt",
+    "requirements/base.txt",
+    "requirements/common.txt",
+    "requirements/requirements.txt",
+];
+
+/// Split a PEP 508 requirement into its normalised name and extras.
+pub fn parse_requirement(spec: &str) -> Option<(String, BTreeSet<String>)> {
+    let spec = spec.trim();
+    let end = spec
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(spec.len());
+    let name = &spec[..end];
+    if name.is_empty() {
+        return None;
+    }
+    let rest = spec[end..].trim_start();
+    let mut extras = BTreeSet::new();
+    if let Some(inner) = rest.strip_prefix('[') {
+        if let Some(close) = inner.find(']') {
+            for e in inner[..close].split(',') {
+                let e = e.trim();
+                if !e.is_empty() {
+                    extras.insert(normalize_name(e));
+                }
+            }
+        }
+    }
+    Some((normalize_name(name), extras))
+}
+
+/// The version part of a PEP 508 requirement: after the name and extras, before markers,
+/// without Poetry 2's parentheses.
+fn version_part(spec: &str) -> &str {
+    let spec = spec.split(';').next().unwrap_or("");
+    let start = spec
+        .find(|c: char| "<>=!~(".contains(c))
+        .unwrap_or(spec.len());
+    spec[start..]
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+}
+
+/// `X.Y` from a version constraint such as `>=5.2,<6`, `==5.2.3`, `~5.2`, `^5.2`.
+pub fn constraint_minor(spec: &str) -> Option<String> {
+    let line = format!("django{}", normalize_constraint(spec));
+    Requirements::parse("", &line).django_version()
+}
+
+/// Poetry's `^X.Y` / `~X.Y` / bare `X.Y` as PEP 440 enough to read a lower bound.
+fn normalize_constraint(spec: &str) -> String {
+    let spec = spec.trim();
+    if let Some(rest) = spec.strip_prefix('^') {
+        format!(">={rest}")
+    } else if let Some(rest) = spec.strip_prefix('~').filter(|r| !r.starts_with('=')) {
+        format!(">={rest}")
+    } else if spec.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("=={spec}")
+    } else {
+        spec.to_string()
+    }
+}
+
+fn shown(prefix: &str, rel: &str) -> String {
+    if prefix == "." {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+fn parse_toml(text: &str, file: &str) -> Result<DocumentMut> {
+    text.parse::<DocumentMut>().map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        Error::input_hint(
+            format!(
+                "`{file}` line {line} is not valid TOML: {}",
+                e.message().trim()
+            ),
+            format!("fix `{file}` and run djrun again"),
+        )
+    })
+}
+
+/// Names of the packages a lock file holds (`[[package]] name = ...` in uv, Poetry and PDM
+/// locks; the `default` section of Pipfile.lock).
+fn locked_names(
+    manager: Manager,
+    text: &str,
+    file: &str,
+) -> Result<(BTreeSet<String>, Option<String>)> {
+    let mut names = BTreeSet::new();
+    let mut django = None;
+    if manager == Manager::Pipenv {
+        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            Error::input_hint(
+                format!("`{file}` line {} is not valid JSON: {e}", e.line()),
+                "run `pipenv lock` to write it again",
+            )
+        })?;
+        if let Some(default) = json.get("default").and_then(|d| d.as_object()) {
+            for (name, entry) in default {
+                let n = normalize_name(name);
+                if n == "django" {
+                    django = entry
+                        .get("version")
+                        .and_then(|v| v.as_str())
+                        .and_then(constraint_minor);
+                }
+                names.insert(n);
+            }
+        }
+        return Ok((names, django));
+    }
+    let doc = parse_toml(text, file)?;
+    if let Some(packages) = doc.get("package").and_then(Item::as_array_of_tables) {
+        for package in packages {
+            if let Some(name) = package.get("name").and_then(Item::as_str) {
+                let n = normalize_name(name);
+                if n == "django" {
+                    django = package
+                        .get("version")
+                        .and_then(Item::as_str)
+                        .and_then(|v| constraint_minor(&format!("=={v}")));
+                }
+                names.insert(n);
+            }
+        }
+    }
+    Ok((names, django))
+}
+
+/// Detect the dependencies of the project in `project` (shown with `prefix`).
+pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
+    let exists = |rel: &str| project.join(rel).is_file();
+    let read = |rel: &str| read_text(&project.join(rel), &shown(prefix, rel));
+    let pyproject = if exists("pyproject.toml") {
+        let text = read("pyproject.toml")?;
+        Some(parse_toml(&text, &shown(prefix, "pyproject.toml"))?)
+    } else {
+        None
+    };
+    let has_table = |path: &[&str]| {
+        let mut item: Option<&Item> = pyproject.as_ref().map(|d| d.as_item());
+        for key in path {
+            item = item.and_then(|i| i.get(key));
+        }
+        item.is_some()
+    };
+
+    let manager = if exists("uv.lock") {
+        Manager::Uv
+    } else if exists("poetry.lock") {
+        Manager::Poetry
+    } else if exists("pdm.lock") {
+        Manager::Pdm
+    } else if exists("Pipfile.lock") || exists("Pipfile") {
+        Manager::Pipenv
+    } else if exists("requirements.txt") || REQUIREMENTS_ENTRIES.iter().any(|e| exists(e)) {
+        Manager::Pip
+    } else if has_table(&["tool", "poetry", "dependencies"]) {
+        Manager::Poetry
+    } else if has_table(&["tool", "pdm"]) {
+        Manager::Pdm
+    } else if has_table(&["project", "dependencies"]) {
+        Manager::Uv
+    } else {
+        return Err(Error::input_hint(
+            format!(
+                "no dependency file found in `{prefix}`: djrun reads requirements.txt, requirements/*.txt, pyproject.toml (uv, Poetry, PDM) and Pipfile"
+            ),
+            format!(
+                "list your dependencies in `{}` (`pip freeze > requirements.txt` in your virtualenv) and run djrun again",
+                shown(prefix, "requirements.txt")
+            ),
+        ));
+    };
+
+    let mut python_constraints = Vec::new();
+    if let Some(doc) = &pyproject {
+        if let Some(spec) = doc
+            .get("project")
+            .and_then(|p| p.get("requires-python"))
+            .and_then(Item::as_str)
+        {
+            python_constraints.push((
+                spec.to_string(),
+                format!("{} (requires-python)", shown(prefix, "pyproject.toml")),
+                PythonSyntax::Pep440,
+            ));
+        }
+        if let Some(spec) = doc
+            .get("tool")
+            .and_then(|t| t.get("poetry"))
+            .and_then(|p| p.get("dependencies"))
+            .and_then(|d| d.get("python"))
+            .and_then(Item::as_str)
+        {
+            python_constraints.push((
+                spec.to_string(),
+                format!("{} (tool.poetry python)", shown(prefix, "pyproject.toml")),
+                PythonSyntax::Poetry,
+            ));
+        }
+    }
+
+    let mut deps = match manager {
+        Manager::Pip => pip(project, prefix)?,
+        Manager::Pipenv => {
+            let text = read("Pipfile")?;
+            let doc = parse_toml(&text, &shown(prefix, "Pipfile"))?;
+            let mut packages = Vec::new();
+            let mut django = None;
+            if let Some(table) = doc.get("packages").and_then(Item::as_table_like) {
+                for (name, value) in table.iter() {
+                    let n = normalize_name(name);
+                    let mut extras = BTreeSet::new();
+                    let version = match value {
+                        Item::Value(v) if v.is_str() => v.as_str().map(str::to_string),
+                        other => {
+                            if let Some(list) = other.get("extras").and_then(Item::as_array) {
+                                extras = list
+                                    .iter()
+                                    .filter_map(|e| e.as_str())
+                                    .map(normalize_name)
+                                    .collect();
+                            }
+                            other
+                                .get("version")
+                                .and_then(Item::as_str)
+                                .map(str::to_string)
+                        }
+                    };
+                    if n == "django" {
+                        django = version.as_deref().and_then(constraint_minor);
+                    }
+                    packages.push((n, extras));
+                }
+            }
+            if let Some(v) = doc
+                .get("requires")
+                .and_then(|r| r.get("python_version"))
+                .and_then(Item::as_str)
+            {
+                python_constraints.push((
+                    v.to_string(),
+                    format!("{} (python_version)", shown(prefix, "Pipfile")),
+                    PythonSyntax::Exact,
+                ));
+            }
+            let lock = exists("Pipfile.lock").then(|| "Pipfile.lock".to_string());
+            let mut files = vec!["Pipfile".to_string()];
+            files.extend(lock.clone());
+            Deps {
+                manager,
+                files,
+                manifest: "Pipfile".into(),
+                manifest_kind: Manifest::Pipfile,
+                lock,
+                packages,
+                locked: None,
+                django_version: django,
+                hash_mode_line: None,
+                python_constraints: Vec::new(),
+            }
+        }
+        Manager::Uv | Manager::Poetry | Manager::Pdm => {
+            let doc = pyproject.as_ref().ok_or_else(|| {
+                Error::input_hint(
+                    format!(
+                        "`{}` needs a `pyproject.toml` beside it",
+                        shown(prefix, lock_name(manager))
+                    ),
+                    "restore `pyproject.toml`, or remove the stale lock file",
+                )
+            })?;
+            let mut packages = Vec::new();
+            let mut django = None;
+            let mut kind = Manifest::Pep621;
+            if let Some(list) = doc
+                .get("project")
+                .and_then(|p| p.get("dependencies"))
+                .and_then(Item::as_array)
+            {
+                for spec in list.iter().filter_map(|v| v.as_str()) {
+                    if let Some((n, extras)) = parse_requirement(spec) {
+                        if n == "django" {
+                            django = constraint_minor(version_part(spec));
+                        }
+                        packages.push((n, extras));
+                    }
+                }
+            } else if let Some(table) = doc
+                .get("tool")
+                .and_then(|t| t.get("poetry"))
+                .and_then(|p| p.get("dependencies"))
+                .and_then(Item::as_table_like)
+            {
+                kind = Manifest::PoetryTable;
+                for (name, value) in table.iter() {
+                    if name.eq_ignore_ascii_case("python") {
+                        continue;
+                    }
+                    let n = normalize_name(name);
+                    let mut extras = BTreeSet::new();
+                    let version = match value {
+                        Item::Value(v) if v.is_str() => v.as_str().map(str::to_string),
+                        other => {
+                            if let Some(list) = other.get("extras").and_then(Item::as_array) {
+                                extras = list
+                                    .iter()
+                                    .filter_map(|e| e.as_str())
+                                    .map(normalize_name)
+                                    .collect();
+                            }
+                            other
+                                .get("version")
+                                .and_then(Item::as_str)
+                                .map(str::to_string)
+                        }
+                    };
+                    if n == "django" {
+                        django = version.as_deref().and_then(constraint_minor);
+                    }
+                    packages.push((n, extras));
+                }
+            }
+            let lock = exists(lock_name(manager)).then(|| lock_name(manager).to_string());
+            let mut files = vec!["pyproject.toml".to_string()];
+            files.extend(lock.clone());
+            Deps {
+                manager,
+                files,
+                manifest: "pyproject.toml".into(),
+                manifest_kind: kind,
+                lock,
+                packages,
+                locked: None,
+                django_version: django,
+                hash_mode_line: None,
+                python_constraints: Vec::new(),
+            }
+        }
+    };
+    if let Some(lock) = deps.lock.clone() {
+        let (names, django) = locked_names(manager, &read(&lock)?, &shown(prefix, &lock))?;
+        deps.locked = Some(names);
+        if django.is_some() {
+            deps.django_version = django;
+        }
+    }
+    deps.python_constraints = python_constraints;
+    Ok(deps)
+}
+
+fn lock_name(manager: Manager) -> &'static str {
+    match manager {
+        Manager::Uv => "uv.lock",
+        Manager::Poetry => "poetry.lock",
+        Manager::Pdm => "pdm.lock",
+        Manager::Pipenv => "Pipfile.lock",
+        Manager::Pip => "requirements.txt",
+    }
+}
+
+/// pip: the production entry file and every file it includes with `-r`/`-c`.
+fn pip(project: &Path, prefix: &str) -> Result<Deps> {
+    let entry = if project.join("requirements.txt").is_file() {
+        "requirements.txt".to_string()
+    } else {
+        REQUIREMENTS_ENTRIES
+            .iter()
+            .find(|e| project.join(e).is_file())
+            .map(|e| e.to_string())
+            .expect("detect() saw a requirements file")
+    };
+    let mut files: Vec<String> = Vec::new();
+    let mut packages: Vec<(String, BTreeSet<String>)> = Vec::new();
+    let mut django = None;
+    let mut hash_mode_line = None;
+    let mut pending = vec![(entry.clone(), IncludeKind::Requirement)];
+    while let Some((rel, kind)) = pending.pop() {
+        if files.contains(&rel) || files.len() > 64 {
+            continue;
+        }
+        let text = read_text(&project.join(&rel), &shown(prefix, &rel))?;
+        let parsed = Requirements::parse(&shown(prefix, &rel), &text);
+        if rel == entry {
+            hash_mode_line = parsed.hash_mode_line();
+        }
+        if kind == IncludeKind::Requirement {
+            for name in parsed.names() {
+                if !packages.iter().any(|(p, _)| *p == name) {
+                    packages.push((name.clone(), parsed.extras(&name)));
+                }
+            }
+            if django.is_none() {
+                django = parsed.django_version();
+            }
+        }
+        let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+        for include in parsed.includes() {
+            let target = if include.target.starts_with('/') || dir.is_empty() {
+                include.target.clone()
+            } else {
+                format!("{dir}/{}", include.target)
+            };
+            let target = normalize_path(&target);
+            if !project.join(&target).is_file() {
+                return Err(Error::input_hint(
+                    format!(
+                        "`{}` line {} includes `{}`, which does not exist",
+                        shown(prefix, &rel),
+                        include.line,
+                        include.target
+                    ),
+                    format!("fix the `-r`/`-c` line in `{}`", shown(prefix, &rel)),
+                ));
+            }
+            pending.push((target, include.kind));
+        }
+        files.push(rel);
+    }
+    Ok(Deps {
+        manager: Manager::Pip,
+        files,
+        manifest: entry,
+        manifest_kind: Manifest::Requirements,
+        lock: None,
+        packages,
+        locked: None,
+        django_version: django,
+        hash_mode_line,
+        python_constraints: Vec::new(),
+    })
+}
+
+/// Fold `.` and `..` in a relative `/`-separated path.
+fn normalize_path(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_names_and_extras() {
+        let (n, e) = parse_requirement("psycopg[binary,pool]>=3.2").unwrap();
+        assert_eq!(n, "psycopg");
+        assert_eq!(e.into_iter().collect::<Vec<_>>(), vec!["binary", "pool"]);
+        assert_eq!(
+            parse_requirement("Django (>=5.2,<6.0)").unwrap().0,
+            "django"
+        );
+        assert!(parse_requirement("  ").is_none());
+        assert_eq!(
+            version_part("django (>=5.2,<6.0) ; python_version > '3.10'"),
+            ">=5.2,<6.0"
+        );
+        assert_eq!(version_part("django[argon2]>=5.1"), ">=5.1");
+    }
+
+    #[test]
+    fn constraint_minors() {
+        assert_eq!(constraint_minor(">=5.2,<6.0").as_deref(), Some("5.2"));
+        assert_eq!(constraint_minor("^5.1").as_deref(), Some("5.1"));
+        assert_eq!(constraint_minor("~5.2").as_deref(), Some("5.2"));
+        assert_eq!(constraint_minor("~=5.2.0").as_deref(), Some("5.2"));
+        assert_eq!(constraint_minor("==5.2.19").as_deref(), Some("5.2"));
+        assert_eq!(constraint_minor("*"), None);
+    }
+
+    #[test]
+    fn paths_fold_dots() {
+        assert_eq!(
+            normalize_path("requirements/../requirements/base.txt"),
+            "requirements/base.txt"
+        );
+        assert_eq!(normalize_path("./a//b"), "a/b");
+    }
+}

@@ -1,0 +1,244 @@
+//! Adding dependencies to TOML manifests (`pyproject.toml` PEP 621 or Poetry tables, and
+//! `Pipfile`) through toml_edit: comments, order and formatting elsewhere are kept.
+
+use crate::inspect::deps::{parse_requirement, Manifest};
+use crate::patch::requirements::normalize_name;
+use crate::{Error, Result};
+use toml_edit::{Array, DocumentMut, Item, Table, Value};
+
+/// A dependency to add: its name and a PEP 440 version bound (`>=23.0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted<'a> {
+    /// The project name.
+    pub name: &'a str,
+    /// The version bound.
+    pub bound: &'a str,
+}
+
+fn parse(file: &str, text: &str) -> Result<DocumentMut> {
+    text.parse::<DocumentMut>().map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        Error::input_hint(
+            format!(
+                "`{file}` line {line} is not valid TOML: {}",
+                e.message().trim()
+            ),
+            format!("fix `{file}` and run djrun again"),
+        )
+    })
+}
+
+fn malformed(file: &str, what: &str) -> Error {
+    Error::input_hint(
+        format!("`{file}`: `{what}` is not what djrun expects there"),
+        format!("make `{what}` a table of dependencies as its tool documents, and run djrun again"),
+    )
+}
+
+/// Return `text` with every absent `wanted` dependency added to the manifest's dependency
+/// list. Unchanged text when nothing is absent.
+pub fn add_missing(kind: Manifest, file: &str, text: &str, wanted: &[Wanted]) -> Result<String> {
+    let mut doc = parse(file, text)?;
+    let mut changed = false;
+    match kind {
+        Manifest::Pep621 => {
+            let deps = doc
+                .get_mut("project")
+                .and_then(Item::as_table_like_mut)
+                .ok_or_else(|| malformed(file, "project"))?
+                .entry("dependencies")
+                .or_insert(Item::Value(Value::Array(Array::new())));
+            let array = deps
+                .as_array_mut()
+                .ok_or_else(|| malformed(file, "project.dependencies"))?;
+            for w in wanted {
+                let present = array
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(parse_requirement)
+                    .any(|(n, _)| n == normalize_name(w.name));
+                if !present {
+                    push_like_neighbours(array, format!("{}{}", w.name, w.bound));
+                    changed = true;
+                }
+            }
+        }
+        Manifest::PoetryTable | Manifest::Pipfile => {
+            let path: &[&str] = if kind == Manifest::Pipfile {
+                &["packages"]
+            } else {
+                &["tool", "poetry", "dependencies"]
+            };
+            let mut item = doc.as_item_mut();
+            for key in path {
+                item = item
+                    .as_table_like_mut()
+                    .ok_or_else(|| malformed(file, &path.join(".")))?
+                    .entry(key)
+                    .or_insert(Item::Table(Table::new()));
+            }
+            let table = item
+                .as_table_like_mut()
+                .ok_or_else(|| malformed(file, &path.join(".")))?;
+            for w in wanted {
+                let present = table
+                    .iter()
+                    .any(|(k, _)| normalize_name(k) == normalize_name(w.name));
+                if !present {
+                    table.insert(w.name, toml_edit::value(w.bound));
+                    changed = true;
+                }
+            }
+        }
+        Manifest::Requirements => unreachable!("requirements files are edited as lines"),
+    }
+    if !changed {
+        return Ok(text.to_string());
+    }
+    let out = doc.to_string();
+    // toml_edit writes new lines with LF; a CRLF file stays CRLF.
+    if crate::patch::settings::newline_of(text) == "\r\n" {
+        return Ok(out.replace("\r\n", "\n").replace('\n', "\r\n"));
+    }
+    Ok(out)
+}
+
+/// Append `spec` to `array` the way its existing items are laid out: one per line with the
+/// same indent when the array is multi-line, else inline after a space.
+fn push_like_neighbours(array: &mut Array, spec: String) {
+    let last_prefix = array
+        .iter()
+        .last()
+        .and_then(|v| v.decor().prefix())
+        .and_then(|p| p.as_str())
+        .map(str::to_string);
+    let multiline = last_prefix.as_deref().is_some_and(|p| p.contains('\n'));
+    let mut value = Value::from(spec);
+    if multiline {
+        // toml_edit keeps a comment that follows an item in the next item's prefix, and one
+        // after the last item in the array's trailing text: the new item takes the indent
+        // only, and a trailing comment stays on the line it was on.
+        let last_prefix = last_prefix.unwrap_or_default();
+        let indent = last_prefix
+            .rsplit('\n')
+            .next()
+            .unwrap_or("    ")
+            .to_string();
+        let trailing = array.trailing().as_str().unwrap_or("").to_string();
+        let (head, tail) = match trailing.rfind('\n') {
+            Some(i) => (trailing[..i].to_string(), trailing[i + 1..].to_string()),
+            None => (trailing.trim_end().to_string(), String::new()),
+        };
+        value.decor_mut().set_prefix(format!("{head}\n{indent}"));
+        value.decor_mut().set_suffix("");
+        array.push_formatted(value);
+        array.set_trailing_comma(true);
+        array.set_trailing(format!("\n{tail}"));
+    } else {
+        if array.is_empty() {
+            value.decor_mut().set_prefix("");
+        } else {
+            value.decor_mut().set_prefix(" ");
+        }
+        array.push_formatted(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GUNICORN: Wanted = Wanted {
+        name: "gunicorn",
+        bound: ">=23.0",
+    };
+
+    #[test]
+    fn pep621_multiline_array_keeps_its_layout_and_comments() {
+        let text = "[project]\nname = \"x\"\ndependencies = [\n    \"django>=5.2\",  # the framework\n    \"psycopg[binary]\",\n]\n\n[tool.uv]\ndev-dependencies = []\n";
+        let out = add_missing(Manifest::Pep621, "pyproject.toml", text, &[GUNICORN]).unwrap();
+        assert_eq!(
+            out,
+            "[project]\nname = \"x\"\ndependencies = [\n    \"django>=5.2\",  # the framework\n    \"psycopg[binary]\",\n    \"gunicorn>=23.0\",\n]\n\n[tool.uv]\ndev-dependencies = []\n"
+        );
+        assert_eq!(
+            add_missing(Manifest::Pep621, "pyproject.toml", &out, &[GUNICORN]).unwrap(),
+            out
+        );
+    }
+
+    #[test]
+    fn pep621_inline_array() {
+        let text = "[project]\ndependencies = [\"Django>=5\"]\n";
+        let out = add_missing(Manifest::Pep621, "pyproject.toml", text, &[GUNICORN]).unwrap();
+        assert_eq!(
+            out,
+            "[project]\ndependencies = [\"Django>=5\", \"gunicorn>=23.0\"]\n"
+        );
+    }
+
+    #[test]
+    fn present_in_any_spelling_is_left_alone() {
+        let text = "[project]\ndependencies = [\"Gunicorn[gevent] (>=22)\"]\n";
+        assert_eq!(
+            add_missing(Manifest::Pep621, "p", text, &[GUNICORN]).unwrap(),
+            text
+        );
+        let text = "[tool.poetry.dependencies]\npython = \"^3.12\"\nGunicorn = \"*\"\n";
+        assert_eq!(
+            add_missing(Manifest::PoetryTable, "p", text, &[GUNICORN]).unwrap(),
+            text
+        );
+    }
+
+    #[test]
+    fn poetry_and_pipfile_tables_get_a_key() {
+        let text = "[tool.poetry.dependencies]\npython = \"^3.12\"  # runtime\nDjango = \"^5.2\"\n\n[tool.poetry.group.dev.dependencies]\npytest = \"*\"\n";
+        let out = add_missing(Manifest::PoetryTable, "pyproject.toml", text, &[GUNICORN]).unwrap();
+        assert_eq!(
+            out,
+            "[tool.poetry.dependencies]\npython = \"^3.12\"  # runtime\nDjango = \"^5.2\"\ngunicorn = \">=23.0\"\n\n[tool.poetry.group.dev.dependencies]\npytest = \"*\"\n"
+        );
+        let text = "[packages]\ndjango = \"*\"\n\n[dev-packages]\npytest = \"*\"\n";
+        let out = add_missing(Manifest::Pipfile, "Pipfile", text, &[GUNICORN]).unwrap();
+        assert_eq!(
+            out,
+            "[packages]\ndjango = \"*\"\ngunicorn = \">=23.0\"\n\n[dev-packages]\npytest = \"*\"\n"
+        );
+    }
+
+    #[test]
+    fn wrong_shapes_are_errors_not_panics() {
+        let err = add_missing(
+            Manifest::Pep621,
+            "pyproject.toml",
+            "project = 3\n",
+            &[GUNICORN],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`project`"), "{err}");
+        let err = add_missing(
+            Manifest::Pep621,
+            "pyproject.toml",
+            "[project]\ndependencies = \"x\"\n",
+            &[GUNICORN],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("project.dependencies"), "{err}");
+        let err = add_missing(
+            Manifest::Pep621,
+            "pyproject.toml",
+            "[project\n",
+            &[GUNICORN],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`pyproject.toml` line 1 is not valid TOML"),
+            "{err}"
+        );
+    }
+}
