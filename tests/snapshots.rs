@@ -85,6 +85,10 @@ macro_rules! snapshot_tests {
 
 snapshot_tests! {
     mysite => "mysite",
+    channels_asgi => "channels-asgi",
+    cookiecutter_split => "cookiecutter-split",
+    environ_settings => "environ-settings",
+    geodjango => "geodjango",
     legacy_django32 => "legacy-django32",
     monorepo => "monorepo",
     pdm_project => "pdm-project",
@@ -93,6 +97,7 @@ snapshot_tests! {
     poetry2 => "poetry2",
     reqs_chain => "reqs-chain",
     uv_groups => "uv-groups",
+    wagtail_style => "wagtail-style",
     whitenoise_ready => "whitenoise-ready",
 }
 

@@ -135,19 +135,18 @@ fn resolve_import(module: &str, is_package: bool, target: &str) -> String {
 
 fn classify_database(value: &str) -> &'static str {
     let v = value.to_ascii_lowercase();
-    if v.contains("sqlite") {
+    let has = |words: &[&str]| words.iter().any(|w| v.contains(w));
+    // A database URL from the environment decides, whatever engine a local default names;
+    // else the engine; else settings that read their parts from the environment.
+    if has(&["env.db", "dj_database_url", "database_url", "db_url"]) {
+        "env"
+    } else if has(&["sqlite"]) {
         "sqlite"
-    } else if v.contains("postgres") || v.contains("postgis") {
+    } else if has(&["postgres", "postgis"]) {
         "postgres"
-    } else if v.contains("mysql") {
+    } else if has(&["mysql"]) {
         "mysql"
-    } else if v.contains("environ")
-        || v.contains("getenv")
-        || v.contains("env.db")
-        || v.contains("dj_database_url")
-        || v.contains("database_url")
-        || v.contains("config(")
-    {
+    } else if has(&["environ", "getenv", "config("]) {
         "env"
     } else {
         "unknown"
@@ -410,5 +409,19 @@ mod tests {
             "env"
         );
         assert_eq!(classify_database("SOMETHING"), "unknown");
+        assert_eq!(
+            classify_database(
+                "{'default': env.db('DATABASE_URL', default='sqlite:///db.sqlite3')}"
+            ),
+            "env"
+        );
+        assert_eq!(
+            classify_database("{'default': {'ENGINE': 'django.contrib.gis.db.backends.postgis', 'PASSWORD': os.environ['X']}}"),
+            "postgres"
+        );
+        assert_eq!(
+            classify_database("{'default': {'NAME': os.environ['DB']}}"),
+            "env"
+        );
     }
 }

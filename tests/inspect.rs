@@ -1,0 +1,62 @@
+//! `djrun inspect --json` on every fixture project, compared with a reviewed expectation in
+//! tests/expected/<fixture>.inspect.json (keys and meanings as DESIGN.md documents them).
+
+mod common;
+
+#[test]
+fn inspect_json_matches_the_expectation_for_every_fixture() {
+    let expected_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (name, dir) in common::fixtures() {
+        let expected_file = expected_dir.join(format!("{name}.inspect.json"));
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&expected_file)
+                .unwrap_or_else(|_| panic!("write {}", expected_file.display())),
+        )
+        .unwrap();
+        let out = common::djrun(&tmp.path().join("gcloud"))
+            .args(["inspect", "--json"])
+            .arg(&dir)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let actual: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(actual, expected, "inspect --json on {name}");
+        checked += 1;
+    }
+    assert!(
+        checked >= 12,
+        "at least twelve fixture projects ({checked})"
+    );
+}
+
+#[test]
+fn the_human_summary_names_each_fact_and_its_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = common::djrun(&tmp.path().join("gcloud"))
+        .arg("inspect")
+        .arg(common::fixture("poetry2"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.contains(&"       python  3.13 (newest Python that satisfies pyproject.toml (requires-python >=3.11,<3.14) and Django 5.2)"), "{text}");
+    assert!(
+        lines.contains(&" dependencies  poetry (pyproject.toml, poetry.lock)"),
+        "{text}"
+    );
+    assert!(lines.contains(&"     gunicorn  present"), "{text}");
+    // Aligned: every label ends in the same column, the longest (`allowed hosts`) at 13.
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.len() > 15 && &l[13..15] == "  " && !l[..13].ends_with(' ')),
+        "{text}"
+    );
+}
