@@ -8,7 +8,7 @@ use crate::inspect::{layout, read_text, ProjectFacts};
 use crate::patch::pyproject::{self, Wanted};
 use crate::patch::{requirements, settings};
 use crate::plan::{FileChange, Owner, Plan};
-use crate::render;
+use crate::{apply, render};
 use crate::{Error, Result};
 use serde::Serialize;
 
@@ -339,7 +339,7 @@ fn at_root(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChange
     Ok(FileChange {
         before: current(facts, name)?,
         path: name.to_string(),
-        after,
+        after: apply::seal(&after),
         owner: Owner::Generated,
     })
 }
@@ -349,7 +349,7 @@ fn generated(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChan
     Ok(FileChange {
         before: current(facts, &path)?,
         path,
-        after,
+        after: apply::seal(&after),
         owner: Owner::Generated,
     })
 }

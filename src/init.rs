@@ -362,6 +362,7 @@ pub fn run(
         return Ok(Outcome::DryRun);
     }
 
+    apply::check_inside(&request.root, &plan)?;
     apply::check_foreign(&plan, request.force)?;
     apply::check_dirty(&request.root, &plan, request.allow_dirty)?;
 

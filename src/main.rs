@@ -5,9 +5,23 @@ use djrun::cli::{Cli, Command};
 use djrun::init::InitRequest;
 use djrun::prompt::{NoTerminal, Prompter, Terminal};
 use std::io::IsTerminal;
+use std::sync::atomic::Ordering;
 
 fn main() {
     let cli = Cli::parse();
+    // Ctrl-C: before the writes nothing has changed, so stop at once (showing the cursor a
+    // question may have hidden); during the writes, let them finish or roll back whole.
+    let _ = ctrlc::set_handler(|| {
+        if djrun::apply::WRITING.load(Ordering::SeqCst) {
+            djrun::apply::INTERRUPTED.store(true, Ordering::SeqCst);
+        } else {
+            if std::io::stderr().is_terminal() {
+                eprint!("\x1b[?25h");
+            }
+            eprintln!("\ninterrupted; nothing was changed");
+            std::process::exit(130);
+        }
+    });
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let code = match run(cli, color) {
         Ok(code) => code,
