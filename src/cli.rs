@@ -28,6 +28,9 @@ pub struct InitArgs {
     /// The project folder; manage.py may sit in a subfolder.
     #[arg(default_value = ".")]
     pub path: PathBuf,
+    /// The folder below PATH that holds manage.py, when PATH holds several projects.
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<String>,
     /// Google Cloud project id (else saved choice, gcloud's configuration, a question).
     #[arg(long, value_name = "ID")]
     pub project: Option<String>,
@@ -69,6 +72,9 @@ pub struct InspectArgs {
     /// The project folder; manage.py may sit in a subfolder.
     #[arg(default_value = ".")]
     pub path: PathBuf,
+    /// The folder below PATH that holds manage.py, when PATH holds several projects.
+    #[arg(long, value_name = "DIR")]
+    pub project_dir: Option<String>,
     /// Print the facts as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -17,6 +17,8 @@ use std::process::{Command, Stdio};
 pub struct InitRequest {
     /// The folder to work in.
     pub root: PathBuf,
+    /// `--project-dir`: the folder below `root` that holds manage.py.
+    pub project_dir: Option<String>,
     /// `--project`.
     pub project: Option<String>,
     /// `--region`.
@@ -288,7 +290,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Outcome> {
-    let facts = inspect::inspect(&request.root)?;
+    let facts = inspect::inspect_in(&request.root, request.project_dir.as_deref())?;
     let project_dir = layout::join(&facts.root, &facts.project_root);
     let config = ConfigFile::locate(&project_dir, &facts.project_root)?;
     let mut warnings = Vec::new();

@@ -47,6 +47,7 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
             let request = InitRequest {
                 root: args.path,
+                project_dir: args.project_dir,
                 project: args.project,
                 region: args.region,
                 service: args.service,
@@ -84,7 +85,7 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             Ok(outcome.exit_code())
         }
         Command::Inspect(args) => {
-            let facts = djrun::inspect::inspect(&args.path)?;
+            let facts = djrun::inspect::inspect_in(&args.path, args.project_dir.as_deref())?;
             if args.json {
                 println!("{}", djrun::report::json(&facts));
             } else {

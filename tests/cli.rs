@@ -503,3 +503,38 @@ fn the_monorepo_project_is_found_below_the_root_and_not_in_node_modules() {
         .lines()
         .any(|l| l == "#!include:backend/.dockerignore"));
 }
+
+#[test]
+fn several_projects_need_evidence_or_project_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    common::copy_dir(&common::fixture("mysite"), &root.join("site_a"));
+    common::copy_dir(&common::fixture("mysite"), &root.join("site_b"));
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["inspect", "--json"])
+        .arg(&root)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("several Django projects found")
+                .and(predicate::str::contains(
+                    "`site_a/manage.py`, `site_b/manage.py`",
+                ))
+                .and(predicate::str::contains("--project-dir site_a")),
+        );
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["inspect", "--json", "--project-dir", "site_b"])
+        .arg(&root)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"project_root\": \"site_b\""));
+    // Only one keeps its dependencies beside manage.py: that one is the project.
+    std::fs::remove_file(root.join("site_a/requirements.txt")).unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--dry-run"])
+        .args(FLAGS)
+        .arg(&root)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+++ b/site_b/Dockerfile"));
+}

@@ -77,6 +77,11 @@ pub fn find_project_dir(root: &Path) -> Result<String> {
         )),
         1 => Ok(relative(root, &found[0])),
         _ => {
+            // Evidence: a deployable project keeps its dependencies beside manage.py.
+            let with_deps: Vec<&PathBuf> = found.iter().filter(|p| has_dependency_file(p)).collect();
+            if let [only] = with_deps.as_slice() {
+                return Ok(relative(root, only));
+            }
             let list: Vec<String> = found.iter().map(|p| relative(root, p)).collect();
             Err(Error::input_hint(
                 format!(
@@ -87,10 +92,42 @@ pub fn find_project_dir(root: &Path) -> Result<String> {
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                format!("pass the one to deploy: `djrun init {}`", list[0]),
+                format!("pass the one to deploy: `--project-dir {}`", list[0]),
             ))
         }
     }
+}
+
+/// Whether `dir` holds a dependency file djrun reads.
+fn has_dependency_file(dir: &Path) -> bool {
+    ["requirements.txt", "pyproject.toml", "Pipfile"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+        || dir.join("requirements").is_dir()
+}
+
+/// The project folder named by `--project-dir`, relative to `root`: it must hold manage.py.
+pub fn chosen_project_dir(root: &Path, chosen: &str) -> Result<String> {
+    let dir = join(root, chosen);
+    if !dir.join("manage.py").is_file() {
+        return Err(Error::input_hint(
+            format!(
+                "`--project-dir {chosen}`: there is no `manage.py` in `{}`",
+                dir.display()
+            ),
+            "name the folder that holds your Django project's manage.py, relative to PATH",
+        ));
+    }
+    let canonical_root = std::fs::canonicalize(root)
+        .map_err(|e| Error::io("read", root.display().to_string(), e))?;
+    let canonical = std::fs::canonicalize(&dir).map_err(|e| Error::io("read", chosen, e))?;
+    if !canonical.starts_with(&canonical_root) {
+        return Err(Error::input_hint(
+            format!("`--project-dir {chosen}` is outside `{}`", root.display()),
+            "name a folder inside PATH",
+        ));
+    }
+    Ok(relative(&canonical_root, &canonical))
 }
 
 /// What a folder entry is, as the walk sees it: symlinks are `Other`, never followed.
@@ -321,7 +358,15 @@ mod tests {
             msg.contains("`a/manage.py`") && msg.contains("`b/manage.py`"),
             "{msg}"
         );
-        assert_eq!(err.hint(), Some("pass the one to deploy: `djrun init a`"));
+        assert_eq!(
+            err.hint(),
+            Some("pass the one to deploy: `--project-dir a`")
+        );
+        // Evidence decides when only one has its dependencies beside it.
+        touch(dir.path(), "b/requirements.txt");
+        assert_eq!(find_project_dir(dir.path()).unwrap(), "b");
+        assert_eq!(chosen_project_dir(dir.path(), "a").unwrap(), "a");
+        assert!(chosen_project_dir(dir.path(), "nowhere").is_err());
     }
 
     #[test]

@@ -78,7 +78,16 @@ pub struct ProjectFacts {
 
 /// Inspect the project at `root`. Reads files; writes nothing.
 pub fn inspect(root: &Path) -> Result<ProjectFacts> {
-    let project_root = layout::find_project_dir(root)?;
+    inspect_in(root, None)
+}
+
+/// Inspect the project at `root`, in the folder `project_dir` (relative to `root`) when
+/// given, else in the folder of the shallowest `manage.py`.
+pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts> {
+    let project_root = match project_dir {
+        Some(dir) => layout::chosen_project_dir(root, dir)?,
+        None => layout::find_project_dir(root)?,
+    };
     let project = layout::join(root, &project_root);
     let rel = |name: &str| -> String {
         if project_root == "." {

@@ -1,0 +1,1357 @@
+//! End-to-end tier: `djrun init` on a real Django project, then build the image from the files
+//! it wrote, run that image the way Cloud Run would, and talk HTTP to it.
+//!
+//! ```sh
+//! bash tests/e2e/setup.sh          # once per machine: buildah + a python:3.13-slim stand-in
+//! cargo test --test e2e -- --ignored --test-threads=1
+//! ```
+//!
+//! The harness uses a Docker engine when `docker info` succeeds, else buildah (vfs storage,
+//! chroot isolation, `--pull-never`), and says which on stderr. No engine at all is a failure,
+//! never a skip. Every test here is `#[ignore]` so that a plain `cargo test` stays fast.
+//!
+//! A new fixture project is one more test calling [`e2e_case`].
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+const PROJECT_ID: &str = "demo-project-123";
+const REGION: &str = "europe-west1";
+/// Stands in for `$PROJECT_NUMBER` in the service URL the deploy passes.
+const PROJECT_NUMBER: &str = "123456789012";
+/// Passed only at run time, as `--update-secrets` does; must never end up in the image.
+const RUNTIME_SECRET: &str = "e2e-secret-not-in-image";
+/// Written to a local `.env` next to the project; `.dockerignore` must keep it out.
+const DOTENV_SECRET: &str = "dotenv-secret-must-stay-local";
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const SETUP_HINT: &str = "run `bash tests/e2e/setup.sh` (as root) first";
+
+/// Progress lines go straight to stderr, past libtest's capture: a slow tier should say
+/// what it is doing, and which engine it uses, even when it passes.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), "e2e: {}", format_args!($($arg)*));
+    }};
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn mysite_builds_and_serves_like_cloud_run() {
+    // The stand-in base image has Python 3.13, so the image is pinned to match.
+    e2e_case("examples/mysite", &["--python", "3.13"]).assert_passed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One fixture, end to end
+// ---------------------------------------------------------------------------------------------
+
+/// What one fixture project did, end to end. The images, containers and processes are gone by
+/// the time it is returned; the project copy lives as long as the `Outcome`.
+#[must_use = "call assert_passed() on the outcome"]
+struct Outcome {
+    name: String,
+    engine: Option<Engine>,
+    /// The temporary copy of the project, after `djrun init` (and the one-line touch).
+    project: PathBuf,
+    init_output: String,
+    build_output: String,
+    rebuild_output: String,
+    server_log: String,
+    /// Every check that failed, each message self-contained.
+    failures: Vec<String>,
+    _dir: TempDir,
+}
+
+impl Outcome {
+    fn fail(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        say!("FAILED: {}", first_line(&message));
+        self.failures.push(message);
+    }
+
+    fn check(&mut self, ok: bool, message: impl FnOnce() -> String) {
+        if !ok {
+            self.fail(message());
+        }
+    }
+
+    fn assert_passed(&self) {
+        if self.failures.is_empty() {
+            return;
+        }
+        let mut report = format!(
+            "{} end-to-end check(s) failed for {} (engine: {}, project copy: {}):\n",
+            self.failures.len(),
+            self.name,
+            self.engine.map_or("none", Engine::describe),
+            self.project.display()
+        );
+        for (i, failure) in self.failures.iter().enumerate() {
+            report.push_str(&format!("\n--- {}. {}\n", i + 1, failure.trim_end()));
+        }
+        panic!("{report}");
+    }
+}
+
+/// Runs one fixture project through the whole tier:
+///
+/// 1. copy `project_dir` (relative to the crate root) to a temporary folder;
+/// 2. `djrun init <copy> --yes --project .. --region .. --service <folder name> <extra_init_args>`;
+/// 3. build the image from the Dockerfile djrun wrote;
+/// 4. run its CMD as its USER in its WORKDIR with its Env plus what a Cloud Run deploy sets,
+///    and probe it over HTTP: the service host gets 200, a foreign host 400, static files are
+///    served, the server is not root, logs are clean, no secret is in the image;
+/// 5. stop it, leaving no process behind; touch one line of code and rebuild: the dependency
+///    layer must come from the cache, the code layer must not.
+///
+/// Hard stops (init or build failing, server never listening) end the case early; every other
+/// check is collected, so one run reports all that is wrong. Call `assert_passed()` on the result.
+fn e2e_case(project_dir: &str, extra_init_args: &[&str]) -> Outcome {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(project_dir);
+    let name = source
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("fixture folder has a name")
+        .to_string();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("djrun-e2e-{name}-"))
+        .tempdir()
+        .expect("create temporary folder");
+    let project = dir.path().join(&name);
+    let mut outcome = Outcome {
+        name: name.clone(),
+        engine: None,
+        project: project.clone(),
+        init_output: String::new(),
+        build_output: String::new(),
+        rebuild_output: String::new(),
+        server_log: String::new(),
+        failures: Vec::new(),
+        _dir: dir,
+    };
+    let started = Instant::now();
+    if let Err(stop) = run_case(&mut outcome, &source, extra_init_args) {
+        outcome.fail(format!("stopped early: {stop}"));
+    }
+    say!(
+        "{name}: finished in {:.0?} with {} failed check(s)",
+        started.elapsed(),
+        outcome.failures.len()
+    );
+    outcome
+}
+
+fn run_case(o: &mut Outcome, source: &Path, extra_init_args: &[&str]) -> Result<(), String> {
+    let engine = Engine::detect();
+    o.engine = Some(engine);
+    let service = service_name(&o.name);
+    let host = format!("{service}-{PROJECT_NUMBER}.{REGION}.run.app");
+    let tag = format!("localhost/djrun-e2e-{service}:test");
+
+    // 1-2. Copy the fixture and let djrun make it ready for Cloud Run.
+    copy_tree(source, &o.project).map_err(|e| format!("copy {}: {e}", source.display()))?;
+    let mut init = Command::new(env!("CARGO_BIN_EXE_djrun"));
+    init.arg("init")
+        .arg(&o.project)
+        .args(["--yes", "--project", PROJECT_ID, "--region", REGION])
+        .args(["--service", &service])
+        .args(extra_init_args)
+        .current_dir(&o.project)
+        .env("NO_COLOR", "1");
+    say!("{}: {}", o.name, show_command(&init));
+    let out = run(&mut init)?;
+    o.init_output = combined(&out);
+    if !out.status.success() {
+        return Err(format!(
+            "`djrun init` exited with {}:\n{}",
+            out.status, o.init_output
+        ));
+    }
+    for file in ["Dockerfile", ".dockerignore", "cloudbuild.yaml"] {
+        let exists = o.project.join(file).is_file();
+        o.check(exists, || format!("`djrun init` did not write {file}"));
+    }
+    let dockerfile = fs::read_to_string(o.project.join("Dockerfile"))
+        .map_err(|e| format!("read the generated Dockerfile: {e}"))?;
+    // A developer's local secrets sit next to the code; .dockerignore must keep them out.
+    fs::write(
+        o.project.join(".env"),
+        format!("DJANGO_SECRET_KEY={DOTENV_SECRET}\n"),
+    )
+    .map_err(|e| format!("write .env: {e}"))?;
+    engine.require_base_images(&dockerfile)?;
+
+    // 3. Build. Images are removed when `images` is dropped, also on panic; a tag left by an
+    // earlier, killed run goes first, so that its image does not linger untagged.
+    let mut images = ImageGuard {
+        engine,
+        refs: vec![tag.clone()],
+    };
+    images.remove_all();
+    let build = engine.build(&o.project, &tag);
+    o.build_output = build.output.clone();
+    if !build.ok {
+        return Err(format!("image build failed:\n{}", build.output));
+    }
+    images.refs.push(engine.image_id(&tag)?);
+    let config = engine.image_config(&tag)?;
+    say!(
+        "{}: image User={:?} WorkingDir={:?} Entrypoint={:?} Cmd={:?}",
+        o.name,
+        config.user,
+        config.workdir,
+        config.entrypoint,
+        config.cmd
+    );
+    check_image_secrets(o, engine, &tag, &config)?;
+    check_pid1(o, &config);
+
+    // 4. Run it like Cloud Run: its own CMD, USER, WORKDIR and Env, plus the deploy's env.
+    let port = free_port()?;
+    let deploy_env: Vec<(String, String)> = [
+        ("PORT", port.to_string()),
+        ("K_SERVICE", service.clone()),
+        ("K_REVISION", format!("{service}-00001-abc")),
+        ("K_CONFIGURATION", service.clone()),
+        ("CLOUDRUN_SERVICE_URLS", format!("https://{host}")),
+        ("DJANGO_SECRET_KEY", RUNTIME_SECRET.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let log_path = o.project.with_file_name("server.log");
+    let mut server = engine.serve(&service, &tag, &config, &deploy_env, port, &log_path)?;
+    let ready = server.wait_ready(port, READY_TIMEOUT);
+    if let Err(e) = ready {
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        o.server_log = log.clone();
+        return Err(format!("{e}\nserver log:\n{log}"));
+    }
+    say!("{}: serving on 127.0.0.1:{port}", o.name);
+    probe_http(o, port, &host);
+    check_server_user(o, &server);
+    check_inside_image(o, &server);
+
+    // Stop it as Cloud Run would, then make sure nothing is left running.
+    o.server_log = fs::read_to_string(&log_path).unwrap_or_default();
+    server.stop();
+    let leftovers = server.leftovers();
+    o.check(leftovers.is_empty(), || {
+        format!("processes left behind after stopping the server:\n{leftovers:#?}")
+    });
+    drop(server);
+    check_log(o);
+
+    // 5. A one-line code change must not reinstall the dependencies.
+    let touched = file_to_touch(&o.project);
+    append(&touched, "\n# touched\n").map_err(|e| format!("touch {}: {e}", touched.display()))?;
+    say!(
+        "{}: appended `# touched` to {}; rebuilding",
+        o.name,
+        touched.display()
+    );
+    let rebuild = engine.build(&o.project, &tag);
+    o.rebuild_output = rebuild.output.clone();
+    if !rebuild.ok {
+        return Err(format!("rebuild failed:\n{}", rebuild.output));
+    }
+    images.refs.insert(0, engine.image_id(&tag)?);
+    check_rebuild_cache(o);
+    drop(images);
+    Ok(())
+}
+
+fn check_image_secrets(
+    o: &mut Outcome,
+    engine: Engine,
+    tag: &str,
+    config: &ImageConfig,
+) -> Result<(), String> {
+    let secret_env: Vec<&String> = config
+        .env
+        .iter()
+        .filter(|kv| {
+            let (key, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
+            key.to_ascii_uppercase().contains("SECRET")
+                || value.contains(RUNTIME_SECRET)
+                || value.contains(DOTENV_SECRET)
+        })
+        .collect();
+    o.check(secret_env.is_empty(), || {
+        format!("the image config Env holds a secret: {secret_env:?}")
+    });
+    let inspect = engine.inspect_text(tag)?;
+    for secret in [RUNTIME_SECRET, DOTENV_SECRET] {
+        o.check(!inspect.contains(secret), || {
+            format!(
+                "`{} inspect` of the image contains the secret {secret:?}",
+                engine.program()
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Cloud Run sends SIGTERM to PID 1: the command must be the server itself, not a shell
+/// that does not forward signals.
+fn check_pid1(o: &mut Outcome, config: &ImageConfig) {
+    let argv = config.argv();
+    let shell = argv
+        .first()
+        .is_some_and(|a| matches!(a.as_str(), "sh" | "/bin/sh" | "bash" | "/bin/bash"));
+    let execs = argv
+        .iter()
+        .position(|a| a == "-c")
+        .and_then(|i| argv.get(i + 1))
+        .is_some_and(|script| script.trim_start().starts_with("exec "));
+    o.check(!argv.is_empty(), || "the image has no CMD".to_string());
+    o.check(!shell || execs, || {
+        format!("the image command runs under a shell that does not exec the server, so it is not PID 1: {argv:?}")
+    });
+}
+
+fn probe_http(o: &mut Outcome, port: u16, host: &str) {
+    match http_get(port, "/admin/login/", host) {
+        Ok(r) => o.check(r.status == 200, || {
+            format!(
+                "GET /admin/login/ with Host: {host} answered {} (want 200):\n{}",
+                r.status,
+                r.describe()
+            )
+        }),
+        Err(e) => o.fail(format!("GET /admin/login/ with Host: {host}: {e}")),
+    }
+    let evil = "evil.example.com";
+    match http_get(port, "/admin/login/", evil) {
+        Ok(r) => o.check(r.status == 400, || {
+            format!(
+                "GET /admin/login/ with Host: {evil} answered {} (want 400: ALLOWED_HOSTS must hold only the service's hosts):\n{}",
+                r.status,
+                r.describe()
+            )
+        }),
+        Err(e) => o.fail(format!("GET /admin/login/ with Host: {evil}: {e}")),
+    }
+    let css = "/static/admin/css/base.css";
+    match http_get(port, css, host) {
+        Ok(r) => {
+            let body = String::from_utf8_lossy(&r.body);
+            let is_css = r.header("content-type").is_some_and(|t| t.contains("css"))
+                && body.contains('{')
+                && body.contains('}');
+            o.check(r.status == 200 && is_css, || {
+                format!(
+                    "GET {css} answered {} (want 200 with a CSS body):\n{}",
+                    r.status,
+                    r.describe()
+                )
+            });
+        }
+        Err(e) => o.fail(format!("GET {css}: {e}")),
+    }
+}
+
+fn check_server_user(o: &mut Outcome, server: &Server) {
+    let procs = server.server_processes();
+    o.check(!procs.is_empty(), || {
+        "found no server process to read its uid from".to_string()
+    });
+    for p in &procs {
+        say!(
+            "{}: server process {} uid={} euid={}: {}",
+            o.name,
+            p.pid,
+            p.uid,
+            p.euid,
+            p.cmdline
+        );
+        o.check(p.uid != 0 && p.euid != 0, || {
+            format!("the server runs as root: pid {} ({})", p.pid, p.cmdline)
+        });
+    }
+}
+
+/// A second process in the running container, as the image's user.
+fn check_inside_image(o: &mut Outcome, server: &Server) {
+    let script = "id -u; if [ -e .env ]; then echo DOTENV-PRESENT; fi";
+    match server.exec(script) {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let uid = text
+                .lines()
+                .next()
+                .and_then(|l| l.trim().parse::<u32>().ok());
+            o.check(uid.is_some_and(|u| u != 0), || {
+                format!("`id -u` as the image user printed {text:?} (want a uid other than 0)")
+            });
+            o.check(!text.contains("DOTENV-PRESENT"), || {
+                "the local .env (with a secret) was copied into the image: .dockerignore does not exclude it".to_string()
+            });
+        }
+        Ok(out) => o.fail(format!(
+            "running `{script}` in the container failed ({}):\n{}",
+            out.status,
+            combined(&out)
+        )),
+        Err(e) => o.fail(format!("running `{script}` in the container: {e}")),
+    }
+}
+
+fn check_log(o: &mut Outcome) {
+    let bad: Vec<&str> = o
+        .server_log
+        .lines()
+        .filter(|l| {
+            ["ERROR", "Traceback", "Exception"]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .collect();
+    let bad_text = bad.join("\n");
+    let log = o.server_log.clone();
+    o.check(bad.is_empty(), || {
+        format!("the server log has error lines:\n{bad_text}\n\nfull server log:\n{log}")
+    });
+}
+
+fn check_rebuild_cache(o: &mut Outcome) {
+    let out = o.rebuild_output.clone();
+    match find_step(&out, is_dependency_step) {
+        Some(step) => o.check(step.cached, || {
+            format!(
+                "after a one-line code change the dependency step was not taken from the cache: {:?}\nrebuild output:\n{out}",
+                step.instruction
+            )
+        }),
+        None => o.fail(format!(
+            "no dependency-install step (RUN pip install / uv sync / poetry install) in the rebuild output:\n{out}"
+        )),
+    }
+    match find_step(&out, is_copy_all_step) {
+        Some(step) => o.check(!step.cached, || {
+            format!(
+                "after a code change the code step {:?} still came from the cache\nrebuild output:\n{out}",
+                step.instruction
+            )
+        }),
+        None => o.fail(format!(
+            "no `COPY . <dest>` step in the rebuild output:\n{out}"
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Container engines
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Docker,
+    Buildah,
+}
+
+struct Build {
+    ok: bool,
+    output: String,
+}
+
+#[derive(Debug, Default)]
+struct ImageConfig {
+    entrypoint: Vec<String>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    user: String,
+    workdir: String,
+}
+
+impl ImageConfig {
+    fn from_json(config: &Value) -> ImageConfig {
+        let strings = |key: &str| -> Vec<String> {
+            config[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let string = |key: &str| config[key].as_str().unwrap_or_default().to_string();
+        ImageConfig {
+            entrypoint: strings("Entrypoint"),
+            cmd: strings("Cmd"),
+            env: strings("Env"),
+            user: string("User"),
+            workdir: string("WorkingDir"),
+        }
+    }
+
+    /// What the container runs: ENTRYPOINT followed by CMD.
+    fn argv(&self) -> Vec<String> {
+        self.entrypoint.iter().chain(&self.cmd).cloned().collect()
+    }
+}
+
+impl Engine {
+    fn detect() -> Engine {
+        let docker_ok = Command::new("docker")
+            .arg("info")
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if docker_ok {
+            say!("engine: Docker (`docker info` succeeded)");
+            return Engine::Docker;
+        }
+        let buildah = Command::new("buildah")
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output();
+        match buildah {
+            Ok(out) if out.status.success() => {
+                say!(
+                    "engine: {} ({}), since `docker info` failed",
+                    Engine::Buildah.describe(),
+                    String::from_utf8_lossy(&out.stdout).trim()
+                );
+                Engine::Buildah
+            }
+            _ => panic!(
+                "no container engine: `docker info` fails (no Docker daemon) and buildah is not \
+                 installed. The end-to-end tier needs one of them; {SETUP_HINT}"
+            ),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Buildah => "buildah (vfs storage, chroot isolation, --pull-never)",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            Engine::Buildah => "buildah",
+        }
+    }
+
+    fn cmd(self) -> Command {
+        let mut cmd = Command::new(self.program());
+        if self == Engine::Buildah {
+            cmd.args(["--storage-driver", "vfs"]);
+        }
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// buildah never pulls here (`--pull-never`): every `FROM` must already be in storage.
+    fn require_base_images(self, dockerfile: &str) -> Result<(), String> {
+        if self == Engine::Docker {
+            return Ok(());
+        }
+        for image in base_images(dockerfile) {
+            let present = self
+                .cmd()
+                .args(["inspect", "--type", "image", &image])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !present {
+                return Err(format!(
+                    "the Dockerfile's base image {image} is not in buildah's vfs storage and \
+                     cannot be pulled here; {SETUP_HINT} (it provides python:3.13-slim)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn build(self, context: &Path, tag: &str) -> Build {
+        let mut cmd = self.cmd();
+        match self {
+            Engine::Docker => cmd.arg("build"),
+            // --layers: keep intermediate images so a rebuild can use them, as docker does.
+            Engine::Buildah => {
+                cmd.args(["bud", "--layers", "--isolation", "chroot", "--pull-never"])
+            }
+        };
+        cmd.arg("-f")
+            .arg(context.join("Dockerfile"))
+            .args(["-t", tag])
+            .arg(context);
+        say!("{}", show_command(&cmd));
+        let started = Instant::now();
+        let result = run(&mut cmd);
+        say!("build took {:.0?}", started.elapsed());
+        match result {
+            Ok(out) => Build {
+                ok: out.status.success(),
+                output: combined(&out),
+            },
+            Err(e) => Build {
+                ok: false,
+                output: e,
+            },
+        }
+    }
+
+    fn inspect_json(self, tag: &str) -> Result<Value, String> {
+        let mut cmd = self.cmd();
+        match self {
+            Engine::Docker => cmd.args(["image", "inspect", tag]),
+            Engine::Buildah => cmd.args(["inspect", "--type", "image", tag]),
+        };
+        let out = run_ok(&mut cmd)?;
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("parse inspect output: {e}"))
+    }
+
+    /// Everything the engine tells about the image, history included, as text.
+    fn inspect_text(self, tag: &str) -> Result<String, String> {
+        let mut text = serde_json::to_string_pretty(&self.inspect_json(tag)?).unwrap_or_default();
+        if self == Engine::Docker {
+            let out = run_ok(self.cmd().args(["history", "--no-trunc", tag]))?;
+            text.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        Ok(text)
+    }
+
+    fn image_config(self, tag: &str) -> Result<ImageConfig, String> {
+        let json = self.inspect_json(tag)?;
+        let config = match self {
+            Engine::Docker => &json[0]["Config"],
+            Engine::Buildah => &json["OCIv1"]["config"],
+        };
+        if config.is_null() {
+            return Err(format!("no image config in inspect output: {json}"));
+        }
+        Ok(ImageConfig::from_json(config))
+    }
+
+    fn image_id(self, tag: &str) -> Result<String, String> {
+        let json = self.inspect_json(tag)?;
+        let id = match self {
+            Engine::Docker => &json[0]["Id"],
+            Engine::Buildah => &json["FromImageID"],
+        };
+        id.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no image id for {tag}"))
+    }
+
+    /// Starts the image's command in the background, stdout and stderr into `log`, in a
+    /// process group of its own so that it can be stopped whole.
+    fn serve(
+        self,
+        service: &str,
+        tag: &str,
+        config: &ImageConfig,
+        deploy_env: &[(String, String)],
+        port: u16,
+        log: &Path,
+    ) -> Result<Server, String> {
+        let marker = format!(
+            "DJRUN_E2E_RUN={}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let prefix = format!("djrun-e2e-{service}-");
+        self.remove_stale_containers(&prefix);
+        let container = format!("{prefix}{}", std::process::id());
+        let mut server = Server {
+            engine: self,
+            child: None,
+            container: String::new(),
+            marker: marker.clone(),
+            user: config.user.clone(),
+            workdir: config.workdir.clone(),
+        };
+        let mut cmd = self.cmd();
+        match self {
+            Engine::Docker => {
+                server.container = container.clone();
+                cmd.args(["run", "--rm", "--name", &container])
+                    .args(["-p", &format!("127.0.0.1:{port}:{port}")]);
+                for (k, v) in deploy_env {
+                    cmd.args(["-e", &format!("{k}={v}")]);
+                }
+                cmd.args(["-e", &marker, tag]);
+            }
+            Engine::Buildah => {
+                let out =
+                    run_ok(
+                        self.cmd()
+                            .args(["from", "--pull-never", "--name", &container, tag]),
+                    )?;
+                server.container = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                let argv = config.argv();
+                if argv.is_empty() {
+                    return Err("the image has no CMD to run".to_string());
+                }
+                cmd.args(["run", "--isolation", "chroot"]);
+                if !config.user.is_empty() {
+                    cmd.args(["--user", &config.user]);
+                }
+                if !config.workdir.is_empty() {
+                    cmd.args(["--workingdir", &config.workdir]);
+                }
+                let env = config
+                    .env
+                    .iter()
+                    .cloned()
+                    .chain(deploy_env.iter().map(|(k, v)| format!("{k}={v}")))
+                    .chain([marker.clone()]);
+                for kv in env {
+                    cmd.args(["--env", &kv]);
+                }
+                cmd.arg(&server.container).arg("--").args(argv);
+            }
+        }
+        let log_file =
+            fs::File::create(log).map_err(|e| format!("create {}: {e}", log.display()))?;
+        let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
+        cmd.stdout(log_file).stderr(log_err).process_group(0);
+        say!("{}", show_command(&cmd));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", show_command(&cmd)))?;
+        server.child = Some(child);
+        Ok(server)
+    }
+}
+
+impl Engine {
+    /// Containers of this service left by a run that was killed before it could clean up.
+    fn remove_stale_containers(self, prefix: &str) {
+        let mut list = self.cmd();
+        match self {
+            Engine::Docker => list.args(["ps", "-a", "--format", "{{.Names}}"]),
+            Engine::Buildah => list.args([
+                "containers",
+                "--noheading",
+                "--format",
+                "{{.ContainerName}}",
+            ]),
+        };
+        let Ok(out) = run(&mut list) else { return };
+        for name in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|n| n.starts_with(prefix))
+        {
+            say!("removing stale container {name}");
+            let mut rm = self.cmd();
+            match self {
+                Engine::Docker => rm.args(["rm", "-f", name]),
+                Engine::Buildah => rm.args(["rm", name]),
+            };
+            let _ = rm.stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+}
+
+/// Removes the images it names when dropped (also on panic), and with them buildah's
+/// intermediate layers that nothing else uses.
+struct ImageGuard {
+    engine: Engine,
+    refs: Vec<String>,
+}
+
+impl ImageGuard {
+    fn remove_all(&self) {
+        for image in &self.refs {
+            let _ = self
+                .engine
+                .cmd()
+                .args(["rmi", "-f", image])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for ImageGuard {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}
+
+/// The running image. Dropping it stops the server and removes its container.
+struct Server {
+    engine: Engine,
+    child: Option<Child>,
+    container: String,
+    /// `NAME=value` put into the server's environment, to find its processes in /proc.
+    marker: String,
+    user: String,
+    workdir: String,
+}
+
+#[derive(Debug)]
+struct ProcInfo {
+    pid: u32,
+    uid: u32,
+    euid: u32,
+    cmdline: String,
+}
+
+impl Server {
+    fn pgid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn wait_ready(&mut self, port: u16, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(format!("the server exited ({status}) before listening"));
+                }
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "nothing listened on 127.0.0.1:{port} within {timeout:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Processes of the container (not the engine's own helpers), found by the marker.
+    fn server_processes(&self) -> Vec<ProcInfo> {
+        let mut found: Vec<ProcInfo> = proc_pids()
+            .into_iter()
+            .filter(|&pid| proc_has_env(pid, &self.marker))
+            .filter(|&pid| {
+                let comm = proc_read(pid, "comm");
+                !comm.starts_with("buildah") && !comm.starts_with("memfd:buildah")
+            })
+            .filter_map(proc_info)
+            .collect();
+        if found.is_empty() && self.engine == Engine::Docker {
+            // Without root, /proc/<pid>/environ of the container's user is not readable.
+            let pid = run_ok(self.engine.cmd().args([
+                "inspect",
+                "-f",
+                "{{.State.Pid}}",
+                &self.container,
+            ]))
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            });
+            found.extend(pid.and_then(proc_info));
+        }
+        found
+    }
+
+    /// Runs `script` with `sh -c` in the running container, as the image's user.
+    fn exec(&self, script: &str) -> Result<Output, String> {
+        let mut cmd = self.engine.cmd();
+        match self.engine {
+            Engine::Docker => cmd.args(["exec", &self.container, "sh", "-c", script]),
+            Engine::Buildah => {
+                cmd.args(["run", "--isolation", "chroot"]);
+                if !self.user.is_empty() {
+                    cmd.args(["--user", &self.user]);
+                }
+                if !self.workdir.is_empty() {
+                    cmd.args(["--workingdir", &self.workdir]);
+                }
+                cmd.args([&self.container, "--", "sh", "-c", script])
+            }
+        };
+        run(&mut cmd)
+    }
+
+    /// SIGTERM to the whole process group, SIGKILL after a grace period, then SIGKILL to
+    /// anything that still carries the marker, and the container removed. Idempotent.
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = format!("-{}", child.id());
+            kill("-TERM", &group);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            kill("-KILL", &group);
+            let _ = child.wait();
+        }
+        for pid in proc_pids()
+            .into_iter()
+            .filter(|&pid| proc_has_env(pid, &self.marker))
+        {
+            kill("-KILL", &pid.to_string());
+        }
+        if !self.container.is_empty() {
+            let mut cmd = self.engine.cmd();
+            match self.engine {
+                Engine::Docker => cmd.args(["rm", "-f", &self.container]),
+                Engine::Buildah => cmd.args(["rm", &self.container]),
+            };
+            let _ = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
+
+    /// Whatever is still running from this server after `stop`.
+    fn leftovers(&self) -> Vec<String> {
+        let group = self.pgid();
+        let mut left: Vec<String> = proc_pids()
+            .into_iter()
+            .filter(|&pid| {
+                proc_has_env(pid, &self.marker) || (group.is_some() && proc_pgid(pid) == group)
+            })
+            .map(|pid| format!("pid {pid}: {}", proc_cmdline(pid)))
+            .collect();
+        let mut cmd = self.engine.cmd();
+        match self.engine {
+            Engine::Docker => cmd.args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("name=^{}$", self.container),
+            ]),
+            Engine::Buildah => cmd.args([
+                "containers",
+                "--noheading",
+                "--format",
+                "{{.ContainerName}}",
+            ]),
+        };
+        if let Ok(out) = run(&mut cmd) {
+            let listed = String::from_utf8_lossy(&out.stdout).to_string();
+            let still = match self.engine {
+                Engine::Docker => !listed.trim().is_empty(),
+                Engine::Buildah => listed.lines().any(|l| l.trim() == self.container),
+            };
+            if still {
+                left.push(format!("container {} still exists", self.container));
+            }
+        }
+        left
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn kill(signal: &str, target: &str) {
+    let _ = Command::new("kill")
+        .args([signal, "--", target])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc
+// ---------------------------------------------------------------------------------------------
+
+fn proc_pids() -> Vec<u32> {
+    fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn proc_read(pid: u32, file: &str) -> String {
+    fs::read(format!("/proc/{pid}/{file}"))
+        .map(|b| String::from_utf8_lossy(&b).trim_end().to_string())
+        .unwrap_or_default()
+}
+
+fn proc_has_env(pid: u32, marker: &str) -> bool {
+    fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == marker.as_bytes()))
+}
+
+fn proc_pgid(pid: u32) -> Option<u32> {
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    let stat = proc_read(pid, "stat");
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn proc_cmdline(pid: u32) -> String {
+    proc_read(pid, "cmdline")
+        .replace('\0', " ")
+        .trim()
+        .to_string()
+}
+
+fn proc_info(pid: u32) -> Option<ProcInfo> {
+    let status = proc_read(pid, "status");
+    let uids: Vec<u32> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    Some(ProcInfo {
+        pid,
+        uid: *uids.first()?,
+        euid: *uids.get(1)?,
+        cmdline: proc_cmdline(pid),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP/1.0 over std TCP
+// ---------------------------------------------------------------------------------------------
+
+struct Response {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then_some(value.trim())
+        })
+    }
+
+    fn describe(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body);
+        let body: String = body.chars().take(2000).collect();
+        format!("{}\n\n{body}", self.head)
+    }
+}
+
+/// `GET path` as Cloud Run's front end forwards it: the service host, and HTTPS said in
+/// X-Forwarded-Proto since TLS ends before the container.
+fn http_get(port: u16, path: &str, host: &str) -> Result<Response, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let request = format!(
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nX-Forwarded-Proto: https\r\nUser-Agent: djrun-e2e\r\nAccept: */*\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("send request: {e}"))?;
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("read response: {e}"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("malformed response: {:?}", String::from_utf8_lossy(&raw)))?;
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status in response head: {head:?}"))?;
+    Ok(Response {
+        status,
+        head,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build output
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug)]
+struct Step {
+    instruction: String,
+    cached: bool,
+}
+
+/// A build step's header line: its id (BuildKit's `#N`, else empty) and its instruction.
+/// buildah: `STEP 6/10: RUN ...` (multi-stage: `[1/2] STEP 6/10: RUN ...`);
+/// docker's legacy builder: `Step 6/10 : RUN ...`; BuildKit plain progress: `#9 [4/6] RUN ...`.
+fn step_header(line: &str) -> Option<(String, String)> {
+    let line = line.trim();
+    let unstaged = match line.strip_prefix('[') {
+        Some(rest) if rest.contains("] STEP ") => rest.split_once("] ")?.1,
+        _ => line,
+    };
+    if let Some(rest) = unstaged.strip_prefix("STEP ") {
+        return Some((String::new(), rest.split_once(": ")?.1.to_string()));
+    }
+    if let Some(rest) = unstaged.strip_prefix("Step ") {
+        return Some((String::new(), rest.split_once(" : ")?.1.to_string()));
+    }
+    let (id, rest) = line.split_once(' ')?;
+    let digits = id.strip_prefix('#')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (stage, instruction) = rest.strip_prefix('[')?.split_once("] ")?;
+    if !stage.contains('/') {
+        return None; // [internal] steps
+    }
+    Some((id.to_string(), instruction.to_string()))
+}
+
+/// The first step whose instruction matches, and whether the builder took it from its cache.
+fn find_step(output: &str, matches: fn(&str) -> bool) -> Option<Step> {
+    let lines: Vec<&str> = output.lines().collect();
+    let (index, id, instruction) = lines.iter().enumerate().find_map(|(i, l)| {
+        let (id, instruction) = step_header(l)?;
+        matches(&instruction).then_some((i, id, instruction))
+    })?;
+    let cached = if id.is_empty() {
+        lines[index + 1..]
+            .iter()
+            .take_while(|l| step_header(l).is_none())
+            .any(|l| l.contains("Using cache"))
+    } else {
+        let done = format!("{id} CACHED");
+        lines.iter().any(|l| l.trim() == done)
+    };
+    Some(Step {
+        instruction,
+        cached,
+    })
+}
+
+fn is_dependency_step(instruction: &str) -> bool {
+    instruction.starts_with("RUN ")
+        && ["pip install", "uv sync", "poetry install", "uv pip install"]
+            .iter()
+            .any(|tool| instruction.contains(tool))
+}
+
+/// `COPY . <dest>`, with any `--flag`s.
+fn is_copy_all_step(instruction: &str) -> bool {
+    let words: Vec<&str> = instruction
+        .split_whitespace()
+        .filter(|w| !w.starts_with("--"))
+        .collect();
+    words.len() == 3 && words[0] == "COPY" && matches!(words[1], "." | "./")
+}
+
+/// The images a Dockerfile builds from, with `ARG` defaults filled in and stage names skipped.
+fn base_images(dockerfile: &str) -> Vec<String> {
+    let mut args: Vec<(String, String)> = Vec::new();
+    let mut stages: Vec<String> = Vec::new();
+    let mut images = Vec::new();
+    for line in dockerfile.lines().map(str::trim) {
+        let mut words = line.split_whitespace();
+        let keyword = words.next().unwrap_or_default().to_ascii_uppercase();
+        if keyword == "ARG" {
+            if let Some((name, value)) = words.next().and_then(|w| w.split_once('=')) {
+                args.push((name.to_string(), value.trim_matches('"').to_string()));
+            }
+        } else if keyword == "FROM" {
+            let rest: Vec<&str> = words.filter(|w| !w.starts_with("--")).collect();
+            let Some(image) = rest.first() else { continue };
+            let mut image = image.to_string();
+            for (name, value) in &args {
+                image = image
+                    .replace(&format!("${{{name}}}"), value)
+                    .replace(&format!("${name}"), value);
+            }
+            if !stages.contains(&image) && image != "scratch" {
+                images.push(image);
+            }
+            if rest.len() >= 3 && rest[1].eq_ignore_ascii_case("as") {
+                stages.push(rest[2].to_string());
+            }
+        }
+    }
+    images
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Cloud Run service names: lowercase letters, digits and hyphens.
+fn service_name(folder: &str) -> String {
+    folder
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// The project's `urls.py` next to its `wsgi.py`, else `manage.py`: a file that is code and
+/// is copied by `COPY . .`, not by the dependency layer.
+fn file_to_touch(project: &Path) -> PathBuf {
+    let mut dirs = vec![project.to_path_buf()];
+    for _depth in 0..3 {
+        let mut next = Vec::new();
+        for dir in &dirs {
+            if dir.join("wsgi.py").is_file() && dir.join("urls.py").is_file() {
+                return dir.join("urls.py");
+            }
+            if let Ok(entries) = fs::read_dir(dir) {
+                let mut subdirs: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_dir())
+                    .collect();
+                subdirs.sort();
+                next.extend(subdirs);
+            }
+        }
+        dirs = next;
+    }
+    project.join("manage.py")
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            if entry.file_name() == "__pycache__" {
+                continue;
+            }
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    fs::OpenOptions::new()
+        .append(true)
+        .open(path)?
+        .write_all(text.as_bytes())
+}
+
+fn run(cmd: &mut Command) -> Result<Output, String> {
+    cmd.stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", show_command(cmd)))
+}
+
+fn run_ok(cmd: &mut Command) -> Result<Output, String> {
+    let out = run(cmd)?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{} exited with {}:\n{}",
+            show_command(cmd),
+            out.status,
+            combined(&out)
+        ))
+    }
+}
+
+fn combined(out: &Output) -> String {
+    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text
+}
+
+fn show_command(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| a.to_string_lossy().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness's own parsing (no engine needed, but part of the tier like everything here)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn step_cache_is_read_from_buildah_output() {
+    let out = "STEP 5/10: COPY requirements.txt requirements.txt\n--> Using cache 75f4\n--> 75f4\n\
+               STEP 6/10: RUN pip install --no-cache-dir -r requirements.txt\n--> Using cache 842f\n--> 842f\n\
+               STEP 7/10: COPY . .\n--> d838\nSTEP 8/10: RUN python manage.py collectstatic --noinput\n\n\
+               127 static files copied, Using cache nowhere near a header\n";
+    let deps = find_step(out, is_dependency_step).expect("dependency step");
+    assert!(deps.cached, "{deps:?}");
+    let copy = find_step(out, is_copy_all_step).expect("copy step");
+    assert!(!copy.cached, "{copy:?}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn step_cache_is_read_from_docker_output() {
+    let legacy = "Step 5/9 : RUN pip install -r requirements.txt\n ---> Using cache\n ---> 1a2b\n\
+                  Step 6/9 : COPY . .\n ---> 3c4d\n";
+    assert!(find_step(legacy, is_dependency_step).unwrap().cached);
+    assert!(!find_step(legacy, is_copy_all_step).unwrap().cached);
+    let buildkit = "#7 [3/6] COPY requirements.txt ./\n#7 CACHED\n\n\
+                    #8 [4/6] RUN pip install --no-cache-dir -r requirements.txt\n#8 CACHED\n\n\
+                    #9 [5/6] COPY --chown=app . /app/\n#9 DONE 0.1s\n";
+    assert!(find_step(buildkit, is_dependency_step).unwrap().cached);
+    let copy = find_step(buildkit, is_copy_all_step).unwrap();
+    assert_eq!(copy.instruction, "COPY --chown=app . /app/");
+    assert!(!copy.cached);
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn base_images_fill_args_and_skip_stages() {
+    let dockerfile = "ARG PYTHON_VERSION=3.13\nFROM python:${PYTHON_VERSION}-slim AS builder\n\
+                      RUN true\nFROM --platform=linux/amd64 python:$PYTHON_VERSION-slim\n\
+                      COPY --from=builder /app /app\nFROM builder AS again\n";
+    assert_eq!(
+        base_images(dockerfile),
+        ["python:3.13-slim", "python:3.13-slim"]
+    );
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn http_response_headers_are_case_insensitive() {
+    let r = Response {
+        status: 200,
+        head: "HTTP/1.1 200 OK\r\nContent-Type: text/css; charset=utf-8".to_string(),
+        body: Vec::new(),
+    };
+    assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(r.header("x-missing"), None);
+}
