@@ -265,11 +265,28 @@ fn stage(root: &Path, target: &Path, change: &FileChange) -> Result<tempfile::Na
     temp.write_all(change.after.as_bytes())
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| Error::io("write", &change.path, e))?;
-    if let Ok(meta) = std::fs::metadata(target) {
-        std::fs::set_permissions(temp.path(), meta.permissions())
-            .map_err(|e| Error::io("keep the permissions of", &change.path, e))?;
+    // An edited file keeps its permissions; a new one gets the usual rw-r--r-- rather than
+    // the temporary file's private rw-------.
+    let permissions = match std::fs::metadata(target) {
+        Ok(meta) => Some(meta.permissions()),
+        Err(_) => new_file_permissions(),
+    };
+    if let Some(permissions) = permissions {
+        std::fs::set_permissions(temp.path(), permissions)
+            .map_err(|e| Error::io("set the permissions of", &change.path, e))?;
     }
     Ok(temp)
+}
+
+#[cfg(unix)]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt;
+    Some(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn new_file_permissions() -> Option<std::fs::Permissions> {
+    None
 }
 
 fn rollback(replaced: &[Replaced]) {

@@ -549,9 +549,18 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
 
     // Saved choices, so a re-run needs no flags.
     let project_dir = layout::join(&facts.root, &facts.project_root);
-    let config = ConfigFile::locate(&project_dir, &facts.project_root)?;
+    let mut config = ConfigFile::locate(&project_dir, &facts.project_root)?;
+    // When the choices live in pyproject.toml, which the dependency edit may have changed
+    // already, they are stored on top of that edit: one change for the file.
+    let earlier = plan.changes.iter().position(|c| c.path == config.path);
+    if let Some(i) = earlier {
+        config.text = Some(plan.changes[i].after.clone());
+    }
     if let Some(change) = config.store(&options.saved)? {
-        plan.push(change);
+        match earlier {
+            Some(i) => plan.changes[i].after = change.after,
+            None => plan.push(change),
+        }
     }
     Ok(plan)
 }

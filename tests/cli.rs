@@ -538,3 +538,34 @@ fn several_projects_need_evidence_or_project_dir() {
         .success()
         .stdout(predicate::str::contains("+++ b/site_b/Dockerfile"));
 }
+
+#[test]
+fn a_lock_file_left_stale_is_reported_by_check() {
+    let (tmp, dir) = common::copy_fixture("uv-groups");
+    // No uv on PATH: djrun edits pyproject.toml and says how to update the lock.
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", "/usr/bin:/bin")
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("`uv.lock` no longer matches `pyproject.toml`")
+                .and(predicate::str::contains("run `uv lock`")),
+        );
+    assert!(read(&dir.join("pyproject.toml")).contains("\"gunicorn>=23.0\","));
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", "/usr/bin:/bin")
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            predicate::str::contains(
+                "`uv.lock` is stale: it does not hold `gunicorn`, `whitenoise`",
+            )
+            .and(predicate::str::contains("hint: run `uv lock`")),
+        );
+}

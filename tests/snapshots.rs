@@ -36,6 +36,14 @@ fn rendered(name: &str) -> String {
     )
     .unwrap();
     let plan = djrun::generate::plan(&facts, &options).unwrap();
+    let mut paths: Vec<&str> = plan.changes.iter().map(|c| c.path.as_str()).collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert_eq!(
+        paths.len(),
+        plan.changes.len(),
+        "one change per file in {name}"
+    );
     let mut out = String::new();
     for change in &plan.changes {
         match change.owner {
