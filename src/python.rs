@@ -276,6 +276,27 @@ impl PyModule {
         )
     }
 
+    /// Whether a plain string literal equal to `value` appears anywhere in the module outside
+    /// function and class bodies (in a list of apps, say, however the list is built).
+    pub fn has_string(&self, value: &str) -> bool {
+        let mut stack: Vec<Node> = self
+            .module_statements()
+            .into_iter()
+            .map(|(node, _)| node)
+            .collect();
+        while let Some(node) = stack.pop() {
+            if node.kind() == "string" {
+                if self.string_value(node).as_deref() == Some(value) {
+                    return true;
+                }
+                continue;
+            }
+            let mut cursor = node.walk();
+            stack.extend(node.named_children(&mut cursor));
+        }
+        false
+    }
+
     /// The string literal assigned to `name`, if it is a plain string.
     pub fn string_setting(&self, name: &str) -> Option<String> {
         let assignment = self.assignment(name)?;
@@ -889,6 +910,22 @@ STATIC_URL = 'static/'
         );
         assert_eq!(m.string_setting("STATIC_URL").as_deref(), Some("static/"));
         assert_eq!(m.string_setting("BASE_DIR"), None);
+    }
+
+    #[test]
+    fn finds_string_literals_however_lists_are_built() {
+        let m = PyModule::parse(
+            "s.py",
+            "DJANGO_APPS = ['django.contrib.admin']\nTHIRD = ('whitenoise.runserver_nostatic',)\nINSTALLED_APPS = DJANGO_APPS + list(THIRD) + ['django.contrib.staticfiles']\ndef f():\n    return 'django.contrib.gis'\n",
+        )
+        .unwrap();
+        assert!(m.has_string("django.contrib.staticfiles"));
+        assert!(m.has_string("whitenoise.runserver_nostatic"));
+        assert!(
+            !m.has_string("django.contrib.gis"),
+            "function bodies do not count"
+        );
+        assert!(!m.has_string("django.contrib"));
     }
 
     #[test]

@@ -225,17 +225,15 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
         facts.static_root |= module.assignment("STATIC_ROOT").is_some();
         facts.static_url |= module.assignment("STATIC_URL").is_some();
-        if let Some(list) = module.string_list("MIDDLEWARE") {
-            facts.middleware = true;
-            facts.whitenoise_middleware = list
-                .iter()
-                .any(|m| m == "whitenoise.middleware.WhiteNoiseMiddleware");
-            facts.security_middleware = list
-                .iter()
-                .any(|m| m == "django.middleware.security.SecurityMiddleware");
-        } else if module.assignment("MIDDLEWARE").is_some() {
+        // Lists of apps and middleware are often built from other lists (`DJANGO_APPS +
+        // LOCAL_APPS`): what counts is whether the name is written anywhere in the settings.
+        if module.assignment("MIDDLEWARE").is_some() {
             facts.middleware = true;
         }
+        facts.whitenoise_middleware |=
+            module.has_string("whitenoise.middleware.WhiteNoiseMiddleware");
+        facts.security_middleware |=
+            module.has_string("django.middleware.security.SecurityMiddleware");
         // A static files storage of the project's own (a bucket, say) means static files are
         // not djrun's business; WhiteNoise's storage means they are served already.
         if let Some(a) = module.assignment("STORAGES") {
@@ -247,10 +245,8 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         if let Some(a) = module.assignment("STATICFILES_STORAGE") {
             facts.custom_static_storage = !a.value.contains("whitenoise");
         }
-        if let Some(apps) = module.string_list("INSTALLED_APPS") {
-            facts.staticfiles_app = apps.iter().any(|a| a == "django.contrib.staticfiles");
-            facts.gis = apps.iter().any(|a| a == "django.contrib.gis");
-        }
+        facts.staticfiles_app |= module.has_string("django.contrib.staticfiles");
+        facts.gis |= module.has_string("django.contrib.gis");
         if let Some(a) = module.assignment("BASE_DIR") {
             facts.base_dir = if a.value.contains("Path") {
                 BaseDir::Path
