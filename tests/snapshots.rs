@@ -105,6 +105,7 @@ snapshot_tests! {
     poetry2 => "poetry2",
     reqs_chain => "reqs-chain",
     uv_groups => "uv-groups",
+    wagtail_start => "wagtail-start",
     wagtail_style => "wagtail-style",
     whitenoise_ready => "whitenoise-ready",
 }

@@ -234,16 +234,16 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
             module.has_string("whitenoise.middleware.WhiteNoiseMiddleware");
         facts.security_middleware |=
             module.has_string("django.middleware.security.SecurityMiddleware");
-        // A static files storage of the project's own (a bucket, say) means static files are
-        // not djrun's business; WhiteNoise's storage means they are served already.
-        if let Some(a) = module.assignment("STORAGES") {
+        // Static files in a bucket or a CDN (django-storages, Cloudinary, ...) are not djrun's
+        // business. Django's own storages and WhiteNoise's keep them in STATIC_ROOT, which
+        // collectstatic fills and the app serves.
+        if module.assignment("STORAGES").is_some() {
             facts.storages = true;
-            let names_static =
-                a.value.contains("\"staticfiles\"") || a.value.contains("'staticfiles'");
-            facts.custom_static_storage = names_static && !a.value.contains("whitenoise");
         }
-        if let Some(a) = module.assignment("STATICFILES_STORAGE") {
-            facts.custom_static_storage = !a.value.contains("whitenoise");
+        for name in ["STORAGES", "STATICFILES_STORAGE"] {
+            if let Some(a) = module.assignment(name) {
+                facts.custom_static_storage = is_remote_storage(&a.value);
+            }
         }
         facts.staticfiles_app |= module.has_string("django.contrib.staticfiles");
         facts.gis |= module.has_string("django.contrib.gis");
@@ -265,6 +265,26 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
     }
     Ok(facts)
+}
+
+/// Whether a storage setting's value names a backend that keeps files away from the
+/// container (a bucket or a media service) for static files.
+fn is_remote_storage(value: &str) -> bool {
+    let v = value.to_ascii_lowercase();
+    let static_part = match v.find("staticfiles") {
+        // In STORAGES, what follows the "staticfiles" key; STATICFILES_STORAGE is all of it.
+        Some(i) if v.trim_start().starts_with('{') => &v[i..],
+        _ => v.as_str(),
+    };
+    [
+        "storages.backends",
+        "cloudinary",
+        "s3boto",
+        "gcloud",
+        "azure",
+    ]
+    .iter()
+    .any(|remote| static_part.contains(remote))
 }
 
 /// Whether `name` is a plain environment variable name (`[A-Za-z_][A-Za-z0-9_]*`).
@@ -391,6 +411,19 @@ mod tests {
         for bad in ["", "1X", "A B", "X\nsteps:", "X=1", "X-Y", "É"] {
             assert!(!is_env_name(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn only_buckets_and_media_services_count_as_remote_static_storage() {
+        assert!(!is_remote_storage("{'default': {...}, 'staticfiles': {'BACKEND': 'django.contrib.staticfiles.storage.ManifestStaticFilesStorage'}}"));
+        assert!(!is_remote_storage(
+            "'whitenoise.storage.CompressedManifestStaticFilesStorage'"
+        ));
+        assert!(is_remote_storage("{'default': {'BACKEND': 'x'}, 'staticfiles': {'BACKEND': 'storages.backends.gcloud.GoogleCloudStorage'}}"));
+        assert!(!is_remote_storage("{'default': {'BACKEND': 'storages.backends.s3.S3Storage'}, 'staticfiles': {'BACKEND': 'django.contrib.staticfiles.storage.StaticFilesStorage'}}"));
+        assert!(is_remote_storage(
+            "'storages.backends.s3boto3.S3StaticStorage'"
+        ));
     }
 
     #[test]

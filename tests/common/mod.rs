@@ -86,8 +86,9 @@ pub fn djrun(gcloud_config: &Path) -> assert_cmd::Command {
     cmd
 }
 
-/// Copy fixture `name` and run `djrun init --yes` on it with fixed answers; returns the
-/// temp dir, the copy, and the folder that holds manage.py.
+/// Copy fixture `name` and run `djrun init --yes --force` on it with fixed answers (some
+/// fixtures carry a Dockerfile of their own); returns the temp dir, the copy, and the folder
+/// that holds manage.py.
 pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (tmp, dir) = copy_fixture(name);
     let gcloud = tmp.path().join("gcloud-config");
@@ -95,6 +96,7 @@ pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
         .args([
             "init",
             "--yes",
+            "--force",
             "--project",
             "demo-project-123",
             "--region",
