@@ -369,6 +369,7 @@ pub fn run(
     apply::check_dirty(&request.root, &plan, request.allow_dirty)?;
 
     if !request.yes {
+        let _ = writeln!(err, "\n{}", summary(&plan));
         let question = Question {
             prompt: "Write these changes?",
             flag: "--yes",
@@ -385,6 +386,27 @@ pub fn run(
     }
     let _ = write!(err, "{}", next_steps(&facts, &options));
     Ok(Outcome::Written)
+}
+
+/// One line that says what the diff above does: the files created, the files changed.
+pub fn summary(plan: &Plan) -> String {
+    let (created, changed): (Vec<_>, Vec<_>) =
+        plan.changes.iter().partition(|c| c.before.is_none());
+    let names = |list: &[&crate::plan::FileChange]| {
+        list.iter()
+            .map(|c| format!("`{}`", c.path))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (created.is_empty(), changed.is_empty()) {
+        (false, false) => format!(
+            "djrun will create {} and change {}.",
+            names(&created),
+            names(&changed)
+        ),
+        (false, true) => format!("djrun will create {}.", names(&created)),
+        _ => format!("djrun will change {}.", names(&changed)),
+    }
 }
 
 /// Whether the dependency manager's lock file needs updating, and how.
