@@ -344,34 +344,11 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
         Manager::Pipenv => {
             let text = read("Pipfile")?;
             let doc = parse_toml(&text, &shown(prefix, "Pipfile"))?;
-            let mut packages = Vec::new();
-            let mut django = None;
-            if let Some(table) = doc.get("packages").and_then(Item::as_table_like) {
-                for (name, value) in table.iter() {
-                    let n = normalize_name(name);
-                    let mut extras = BTreeSet::new();
-                    let version = match value {
-                        Item::Value(v) if v.is_str() => v.as_str().map(str::to_string),
-                        other => {
-                            if let Some(list) = other.get("extras").and_then(Item::as_array) {
-                                extras = list
-                                    .iter()
-                                    .filter_map(|e| e.as_str())
-                                    .map(normalize_name)
-                                    .collect();
-                            }
-                            other
-                                .get("version")
-                                .and_then(Item::as_str)
-                                .map(str::to_string)
-                        }
-                    };
-                    if n == "django" {
-                        django = version.as_deref().and_then(constraint_minor);
-                    }
-                    packages.push((n, extras));
-                }
-            }
+            let (packages, django) = doc
+                .get("packages")
+                .and_then(Item::as_table_like)
+                .map(table_packages)
+                .unwrap_or_default();
             if let Some(v) = doc
                 .get("requires")
                 .and_then(|r| r.get("python_version"))
@@ -432,33 +409,7 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 .and_then(Item::as_table_like)
             {
                 kind = Manifest::PoetryTable;
-                for (name, value) in table.iter() {
-                    if name.eq_ignore_ascii_case("python") {
-                        continue;
-                    }
-                    let n = normalize_name(name);
-                    let mut extras = BTreeSet::new();
-                    let version = match value {
-                        Item::Value(v) if v.is_str() => v.as_str().map(str::to_string),
-                        other => {
-                            if let Some(list) = other.get("extras").and_then(Item::as_array) {
-                                extras = list
-                                    .iter()
-                                    .filter_map(|e| e.as_str())
-                                    .map(normalize_name)
-                                    .collect();
-                            }
-                            other
-                                .get("version")
-                                .and_then(Item::as_str)
-                                .map(str::to_string)
-                        }
-                    };
-                    if n == "django" {
-                        django = version.as_deref().and_then(constraint_minor);
-                    }
-                    packages.push((n, extras));
-                }
+                (packages, django) = table_packages(table);
             }
             let lock = exists(lock_name(manager)).then(|| lock_name(manager).to_string());
             let mut files = vec!["pyproject.toml".to_string()];
@@ -486,6 +437,44 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
     }
     deps.python_constraints = python_constraints;
     Ok(deps)
+}
+
+/// The packages of a TOML dependency table (Poetry's `[tool.poetry.dependencies]`, the
+/// Pipfile's `[packages]`): `name = "version"` or `name = { version = ..., extras = [...] }`.
+/// Also the Django version it bounds. Poetry's `python` entry is not a package.
+fn table_packages(
+    table: &dyn toml_edit::TableLike,
+) -> (Vec<(String, BTreeSet<String>)>, Option<String>) {
+    let mut packages = Vec::new();
+    let mut django = None;
+    for (name, value) in table.iter() {
+        if name.eq_ignore_ascii_case("python") {
+            continue;
+        }
+        let n = normalize_name(name);
+        let mut extras = BTreeSet::new();
+        let version = match value {
+            Item::Value(v) if v.is_str() => v.as_str().map(str::to_string),
+            other => {
+                if let Some(list) = other.get("extras").and_then(Item::as_array) {
+                    extras = list
+                        .iter()
+                        .filter_map(|e| e.as_str())
+                        .map(normalize_name)
+                        .collect();
+                }
+                other
+                    .get("version")
+                    .and_then(Item::as_str)
+                    .map(str::to_string)
+            }
+        };
+        if n == "django" {
+            django = version.as_deref().and_then(constraint_minor);
+        }
+        packages.push((n, extras));
+    }
+    (packages, django)
 }
 
 fn lock_name(manager: Manager) -> &'static str {
