@@ -1,10 +1,79 @@
 //! `djrun inspect`: the facts as JSON (the documented contract) or as an aligned summary.
 
+use crate::generate::{native_packages, Server};
 use crate::inspect::ProjectFacts;
+use serde::Serialize;
+
+/// What djrun derives from the facts, reported beside them (keys added to the documented
+/// contract, which allows more keys).
+#[derive(Serialize)]
+struct Derived<'a> {
+    #[serde(flatten)]
+    facts: &'a ProjectFacts,
+    /// `wsgi` or `asgi`, and the gunicorn target.
+    server: Option<ServerReport>,
+    /// Settings the project already reads from the environment, and variables it requires.
+    environment: Environment<'a>,
+    /// Debian packages the image needs for native dependencies.
+    system_packages: SystemPackages,
+}
+
+#[derive(Serialize)]
+struct ServerReport {
+    interface: &'static str,
+    target: String,
+}
+
+#[derive(Serialize)]
+struct Environment<'a> {
+    allowed_hosts: Option<&'a str>,
+    csrf_trusted_origins: Option<&'a str>,
+    secret_key: Option<&'a str>,
+    required: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SystemPackages {
+    build: Vec<&'static str>,
+    runtime: Vec<&'static str>,
+}
+
+fn derived(facts: &ProjectFacts) -> Derived<'_> {
+    let s = &facts.settings;
+    let (build, runtime) = native_packages(facts);
+    Derived {
+        facts,
+        server: Server::choose(facts).ok().map(|server| match server {
+            Server::Wsgi(target) => ServerReport {
+                interface: "wsgi",
+                target,
+            },
+            Server::Asgi(target) => ServerReport {
+                interface: "asgi",
+                target,
+            },
+        }),
+        environment: Environment {
+            allowed_hosts: s.allowed_hosts_env.as_deref(),
+            csrf_trusted_origins: s.csrf_origins_env.as_deref(),
+            secret_key: s.secret_key_env.as_deref(),
+            required: s.build_values.iter().map(|(n, _)| n.as_str()).collect(),
+        },
+        system_packages: SystemPackages { build, runtime },
+    }
+}
 
 /// The facts as one pretty-printed JSON object.
 pub fn json(facts: &ProjectFacts) -> String {
-    serde_json::to_string_pretty(facts).expect("facts serialize")
+    serde_json::to_string_pretty(&derived(facts)).expect("facts serialize")
+}
+
+fn or_dash(list: &[&str]) -> String {
+    if list.is_empty() {
+        "-".to_string()
+    } else {
+        list.join(" ")
+    }
 }
 
 /// The facts as a short, aligned summary, each with where it came from.
@@ -67,6 +136,51 @@ pub fn human(facts: &ProjectFacts) -> String {
         ),
         ("database", facts.database.clone()),
     ];
+    let d = derived(facts);
+    rows.push((
+        "server",
+        match &d.server {
+            Some(ServerReport {
+                interface: "asgi",
+                target,
+            }) => format!("gunicorn with uvicorn workers, {target} (ASGI)"),
+            Some(ServerReport { target, .. }) => format!("gunicorn, threads, {target} (WSGI)"),
+            None => "no WSGI or ASGI application found".to_string(),
+        },
+    ));
+    let from_env: Vec<String> = [
+        ("ALLOWED_HOSTS", d.environment.allowed_hosts),
+        ("CSRF_TRUSTED_ORIGINS", d.environment.csrf_trusted_origins),
+        ("SECRET_KEY", d.environment.secret_key),
+    ]
+    .iter()
+    .filter_map(|(setting, var)| var.map(|v| format!("{setting} from ${v}")))
+    .collect();
+    if !from_env.is_empty() {
+        rows.push((
+            "from env",
+            format!("{} (the deploy sets them)", from_env.join(", ")),
+        ));
+    }
+    if !d.environment.required.is_empty() {
+        rows.push((
+            "needs env",
+            format!(
+                "{} (read at import without a default)",
+                d.environment.required.join(", ")
+            ),
+        ));
+    }
+    if !d.system_packages.runtime.is_empty() || !d.system_packages.build.is_empty() {
+        rows.push((
+            "system libs",
+            format!(
+                "build: {}; run: {}",
+                or_dash(&d.system_packages.build),
+                or_dash(&d.system_packages.runtime)
+            ),
+        ));
+    }
     if facts.database == "sqlite" {
         rows.last_mut().expect("rows").1 =
             "sqlite (data on Cloud Run is lost when an instance stops)".to_string();
