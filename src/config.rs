@@ -6,7 +6,7 @@ use crate::inspect::read_text;
 use crate::plan::{FileChange, Owner};
 use crate::{Error, Result};
 use std::path::Path;
-use toml_edit::{value, DocumentMut, Item, Table};
+use toml_edit::{DocumentMut, Item, Table, Value};
 
 /// The saved choices, as read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,30 +158,41 @@ impl ConfigFile {
             } else {
                 doc.as_table_mut()
             };
-            let mut set = |key: &str, v: Option<Item>| match v {
-                Some(item) => {
-                    let unchanged = table.get(key).map(|old| old.to_string().trim().to_string())
-                        == Some(item.to_string().trim().to_string());
-                    if !unchanged {
-                        table.insert(key, item);
+            // A value that changes keeps its comments and place; an equal value (however
+            // it is quoted) is left as written.
+            let mut set = |key: &str, v: Option<Value>| match v {
+                Some(new) => match table.get_mut(key).and_then(Item::as_value_mut) {
+                    Some(old) if same_value(old, &new) => {}
+                    Some(old) => {
+                        let decor = old.decor().clone();
+                        *old = new;
+                        *old.decor_mut() = decor;
                     }
-                }
+                    None => {
+                        table.insert(key, Item::Value(new));
+                    }
+                },
                 None => {
                     table.remove(key);
                 }
             };
-            set("project", saved.project.as_deref().map(value));
-            set("region", saved.region.as_deref().map(value));
-            set("service", saved.service.as_deref().map(value));
-            set("python", saved.python.as_deref().map(value));
-            set("public", saved.public.map(value));
+            set("project", saved.project.as_deref().map(Value::from));
+            set("region", saved.region.as_deref().map(Value::from));
+            set("service", saved.service.as_deref().map(Value::from));
+            set("python", saved.python.as_deref().map(Value::from));
+            set("public", saved.public.map(Value::from));
         }
         let mut after = doc.to_string();
+        if let Some(text) = &self.text {
+            // Only what changed is written: a CRLF file keeps its line endings.
+            after = crate::patch::pyproject::keep_unedited_bytes(text, &after);
+        }
         if is_new && !self.pyproject {
             if saved == &Saved::default() {
                 return Ok(None);
             }
-            after = format!("# Choices for `djrun init`; flags override them.\n{after}");
+            let newline = crate::patch::settings::newline_of(self.text.as_deref().unwrap_or(""));
+            after = format!("# Choices for `djrun init`; flags override them.{newline}{after}");
         }
         if self.text.as_deref() == Some(after.as_str()) {
             return Ok(None);
@@ -192,6 +203,15 @@ impl ConfigFile {
             after,
             owner: Owner::User,
         }))
+    }
+}
+
+/// Whether two saved values are the same string or the same boolean.
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.value() == b.value(),
+        (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        _ => false,
     }
 }
 
@@ -257,6 +277,34 @@ mod tests {
         };
         let change = file(false, Some(text)).store(&s).unwrap().unwrap();
         assert_eq!(change.after, "project = \"a-project\"\n");
+    }
+
+    #[test]
+    fn storing_keeps_comments_quotes_and_crlf() {
+        let text = "[tool.djrun]\r\n# the project\r\nproject = \"old\"  # why\r\nregion = 'europe-west1' # closest\r\n";
+        let change = file(true, Some(text)).store(&saved()).unwrap().unwrap();
+        assert_eq!(
+            change.after,
+            "[tool.djrun]\r\n# the project\r\nproject = \"my-project\"  # why\r\nregion = 'europe-west1' # closest\r\npublic = false\r\n"
+        );
+        assert_eq!(file(true, Some(&change.after)).load().unwrap(), saved());
+        assert_eq!(
+            file(true, Some(&change.after)).store(&saved()).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_blank_crlf_djrun_toml_gets_a_crlf_header() {
+        let change = file(false, Some("\r\n")).store(&saved()).unwrap().unwrap();
+        assert!(change
+            .after
+            .starts_with("# Choices for `djrun init`; flags override them.\r\n"));
+        assert!(
+            !change.after.replace("\r\n", "").contains('\n'),
+            "{:?}",
+            change.after
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! nodes it cares about (module-level assignments, calls, comments) and edits by byte range.
 
 use crate::{Error, Result};
+use std::collections::HashSet;
+use std::sync::OnceLock;
 use tree_sitter::{Node, Parser, Tree};
 
 /// A parsed Python module and its source text.
@@ -11,6 +13,11 @@ pub struct PyModule {
     file: String,
     text: String,
     tree: Tree,
+    /// Every module-level assignment, collected on first use: the settings reader asks for
+    /// a dozen names, and each question must not walk the whole tree again.
+    assignments: OnceLock<Vec<Assignment>>,
+    /// Every plain string literal at module level, collected on first use.
+    strings: OnceLock<HashSet<String>>,
 }
 
 /// One module-level assignment `NAME = value` (also inside top-level `if`/`try`/`with`).
@@ -60,9 +67,32 @@ fn parser() -> Parser {
     parser
 }
 
+/// The largest Python file djrun reads: 1 MB, some 25,000 lines, dozens of times any real
+/// settings module. A bigger one is refused at once instead of parsed several times over.
+pub const MAX_MODULE_BYTES: usize = 1_000_000;
+
 impl PyModule {
-    /// Parse `text`; a syntax error is an input error naming `file` and the line.
+    /// Parse `text`; a syntax error is an input error naming `file` and the line, and a file
+    /// larger than [`MAX_MODULE_BYTES`] is an input error naming `file`.
     pub fn parse(file: &str, text: &str) -> Result<PyModule> {
+        if text.len() > MAX_MODULE_BYTES {
+            // In MB rounded up, so a file just over the limit never reads as "1.0 MB".
+            let tenths = text.len().div_ceil(100_000);
+            return Err(Error::input_hint(
+                format!(
+                    "`{file}` is {}.{} MB, larger than any Python module djrun reads (1 MB at most)",
+                    tenths / 10,
+                    tenths % 10
+                ),
+                format!("check that `{file}` is the module you meant; if it is, move the bulk of it into a module it imports, and run djrun again"),
+            ));
+        }
+        Self::parse_any_size(file, text)
+    }
+
+    /// [`PyModule::parse`] without the size limit, for text djrun itself made from a file
+    /// that was within it.
+    pub(crate) fn parse_any_size(file: &str, text: &str) -> Result<PyModule> {
         let tree = parser()
             .parse(text, None)
             .ok_or_else(|| Error::input(format!("could not parse `{file}` as Python")))?;
@@ -70,6 +100,8 @@ impl PyModule {
             file: file.to_string(),
             text: text.to_string(),
             tree,
+            assignments: OnceLock::new(),
+            strings: OnceLock::new(),
         };
         if let Some(line) = module.first_error_line() {
             return Err(Error::input_hint(
@@ -145,6 +177,14 @@ impl PyModule {
 
     /// Every module-level assignment to a plain name, in source order.
     pub fn assignments(&self) -> Vec<Assignment> {
+        self.cached_assignments().to_vec()
+    }
+
+    fn cached_assignments(&self) -> &[Assignment] {
+        self.assignments.get_or_init(|| self.collect_assignments())
+    }
+
+    fn collect_assignments(&self) -> Vec<Assignment> {
         let mut out = Vec::new();
         for (stmt, conditional) in self.module_statements() {
             if stmt.kind() != "expression_statement" {
@@ -178,15 +218,15 @@ impl PyModule {
     /// The last unconditional assignment to `name`, else the last conditional one.
     pub fn assignment(&self, name: &str) -> Option<Assignment> {
         let all: Vec<_> = self
-            .assignments()
-            .into_iter()
+            .cached_assignments()
+            .iter()
             .filter(|a| a.name == name)
             .collect();
         all.iter()
             .rev()
             .find(|a| !a.conditional)
             .or(all.last())
-            .cloned()
+            .map(|a| (*a).clone())
     }
 
     /// Modules imported with `from X import *`, as written (`.base`, `config.settings.base`).
@@ -279,22 +319,25 @@ impl PyModule {
     /// Whether a plain string literal equal to `value` appears anywhere in the module outside
     /// function and class bodies (in a list of apps, say, however the list is built).
     pub fn has_string(&self, value: &str) -> bool {
-        let mut stack: Vec<Node> = self
-            .module_statements()
-            .into_iter()
-            .map(|(node, _)| node)
-            .collect();
-        while let Some(node) = stack.pop() {
-            if node.kind() == "string" {
-                if self.string_value(node).as_deref() == Some(value) {
-                    return true;
+        self.strings
+            .get_or_init(|| {
+                let mut strings = HashSet::new();
+                let mut stack: Vec<Node> = self
+                    .module_statements()
+                    .into_iter()
+                    .map(|(node, _)| node)
+                    .collect();
+                while let Some(node) = stack.pop() {
+                    if node.kind() == "string" {
+                        strings.extend(self.string_value(node));
+                        continue;
+                    }
+                    let mut cursor = node.walk();
+                    stack.extend(node.named_children(&mut cursor));
                 }
-                continue;
-            }
-            let mut cursor = node.walk();
-            stack.extend(node.named_children(&mut cursor));
-        }
-        false
+                strings
+            })
+            .contains(value)
     }
 
     /// The string literal assigned to `name`, if it is a plain string.
@@ -332,7 +375,14 @@ impl PyModule {
             .filter(|c| c.kind() == "comment")
             .filter_map(|c| {
                 let start = c.start_byte();
-                let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+                // A BOM is not part of the first line: a marker right after it is still
+                // alone on its line, and the line (so an edit of it) starts after the BOM.
+                let first_line = if self.text.starts_with('\u{feff}') {
+                    '\u{feff}'.len_utf8()
+                } else {
+                    0
+                };
+                let line_start = self.text[..start].rfind('\n').map_or(first_line, |i| i + 1);
                 if !self.text[line_start..start].trim().is_empty() {
                     return None;
                 }
@@ -939,6 +989,45 @@ STATIC_URL = 'static/'
     }
 
     #[test]
+    fn an_enormous_module_is_refused_at_once_and_lookups_do_not_rewalk_the_tree() {
+        let line = "SETTING = 'a value of forty bytes or so, padded'\n";
+        let huge = line.repeat(MAX_MODULE_BYTES / line.len() + 1);
+        let start = std::time::Instant::now();
+        let err = PyModule::parse("mysite/settings.py", &huge).err().unwrap();
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "refused before parsing"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("`mysite/settings.py` is 1.1 MB, larger than any Python module"),
+            "{err}"
+        );
+        assert!(err.hint().unwrap().contains("mysite/settings.py"));
+
+        // Just under the limit: a thousand lookups cost one walk, not a thousand.
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("S{i} = 'v{i}'\n"));
+        }
+        let m = PyModule::parse("settings.py", &text).unwrap();
+        let start = std::time::Instant::now();
+        for i in 0..1_000 {
+            assert_eq!(
+                m.assignment(&format!("S{i}")).unwrap().value,
+                format!("'v{i}'")
+            );
+            assert!(m.has_string(&format!("v{i}")));
+        }
+        assert!(m.assignment("MISSING").is_none() && !m.has_string("missing"));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "1,000 lookups in a 20,000-line module took {:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
     fn finds_setdefault_calls() {
         let m = PyModule::parse(
             "manage.py",
@@ -979,6 +1068,19 @@ STATIC_URL = 'static/'
         assert_eq!(
             &m.text()[comments[0].line_start..comments[0].line_end],
             "# >>> mark >>>\n"
+        );
+    }
+
+    #[test]
+    fn a_comment_right_after_a_bom_stands_alone_and_its_line_starts_after_the_bom() {
+        let m = PyModule::parse("settings.py", "\u{feff}# >>> mark >>>\nX = 1\n").unwrap();
+        let comments = m.module_comments();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(comments[0].text, "# >>> mark >>>");
+        assert_eq!(
+            (comments[0].line_start, comments[0].line_end),
+            (3, 18),
+            "the BOM stays outside the comment's line"
         );
     }
 

@@ -98,12 +98,82 @@ pub fn add_missing(kind: Manifest, file: &str, text: &str, wanted: &[Wanted]) ->
     if !changed {
         return Ok(text.to_string());
     }
-    let out = doc.to_string();
-    // toml_edit writes new lines with LF; a CRLF file stays CRLF.
-    if crate::patch::settings::newline_of(text) == "\r\n" {
-        return Ok(out.replace("\r\n", "\n").replace('\n', "\r\n"));
+    Ok(keep_unedited_bytes(text, &doc.to_string()))
+}
+
+/// `edited` is toml_edit's rendering of `original` after an edit. toml_edit writes every
+/// newline as LF, so a CRLF file would come back with every line changed. Return
+/// `original` with only the part that differs replaced: every byte before and after it is
+/// kept exactly as it was (CRLF, a stray LF, a lone CR, a BOM, which toml_edit drops), and
+/// the replaced part takes the file's newline (CRLF when its first line ends with one).
+pub(crate) fn keep_unedited_bytes(original: &str, edited: &str) -> String {
+    let with_bom;
+    let edited = if original.starts_with('\u{feff}') && !edited.starts_with('\u{feff}') {
+        with_bom = format!("\u{feff}{edited}");
+        with_bom.as_str()
+    } else {
+        edited
+    };
+    // toml_edit ends the last line with a newline: a file without one stays without.
+    let edited = match edited.strip_suffix('\n') {
+        Some(e) if !original.is_empty() && !original.ends_with('\n') => {
+            e.strip_suffix('\r').unwrap_or(e)
+        }
+        _ => edited,
+    };
+    let (a, b) = (original.as_bytes(), edited.as_bytes());
+    // The common prefix, where an original CRLF matches an edited LF.
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] == b[j] {
+            (i, j) = (i + 1, j + 1);
+        } else if a[i..].starts_with(b"\r\n") && b[j] == b'\n' {
+            (i, j) = (i + 2, j + 1);
+        } else {
+            break;
+        }
     }
-    Ok(out)
+    while !original.is_char_boundary(i) || !edited.is_char_boundary(j) {
+        (i, j) = (i - 1, j - 1);
+    }
+    // The common suffix after that prefix, the same way from the end.
+    let (mut k, mut l) = (a.len(), b.len());
+    while k > i && l > j {
+        if a[..k].ends_with(b"\r\n")
+            && k - 2 >= i
+            && b[l - 1] == b'\n'
+            && !b[..l].ends_with(b"\r\n")
+        {
+            (k, l) = (k - 2, l - 1);
+        } else if a[k - 1] == b[l - 1] {
+            (k, l) = (k - 1, l - 1);
+        } else {
+            break;
+        }
+    }
+    while !original.is_char_boundary(k) || !edited.is_char_boundary(l) {
+        (k, l) = (k + 1, l + 1);
+    }
+    let middle = &edited[j..l];
+    let mut out = String::with_capacity(original.len() + 2 * middle.len());
+    out.push_str(&original[..i]);
+    if crate::patch::settings::newline_of(original) == "\r\n" {
+        let mut rest = middle;
+        while let Some(n) = rest.find('\n') {
+            out.push_str(&rest[..n]);
+            out.push_str(if rest[..n].ends_with('\r') {
+                "\n"
+            } else {
+                "\r\n"
+            });
+            rest = &rest[n + 1..];
+        }
+        out.push_str(rest);
+    } else {
+        out.push_str(middle);
+    }
+    out.push_str(&original[k..]);
+    out
 }
 
 /// Append `spec` to `array` the way its existing items are laid out: one per line with the
@@ -207,6 +277,50 @@ mod tests {
         assert_eq!(
             out,
             "[packages]\ndjango = \"*\"\ngunicorn = \">=23.0\"\n\n[dev-packages]\npytest = \"*\"\n"
+        );
+    }
+
+    #[test]
+    fn crlf_files_keep_every_byte_outside_the_edit() {
+        // A CRLF file with one LF line (in a multi-line string, where it is part of the
+        // value): only the new item is written, with CRLF.
+        let text = "[project]\r\ndescription = \"\"\"a\nb\"\"\"\r\ndependencies = [\r\n    \"django\",  # web\r\n]\r\n";
+        let out = add_missing(Manifest::Pep621, "pyproject.toml", text, &[GUNICORN]).unwrap();
+        assert_eq!(
+            out,
+            "[project]\r\ndescription = \"\"\"a\nb\"\"\"\r\ndependencies = [\r\n    \"django\",  # web\r\n    \"gunicorn>=23.0\",\r\n]\r\n"
+        );
+        let text =
+            "[tool.poetry.dependencies]\r\npython = \"^3.12\"\r\n\r\n[tool.black]\nx = 1\r\n";
+        let out = add_missing(Manifest::PoetryTable, "pyproject.toml", text, &[GUNICORN]).unwrap();
+        assert_eq!(
+            out,
+            "[tool.poetry.dependencies]\r\npython = \"^3.12\"\r\ngunicorn = \">=23.0\"\r\n\r\n[tool.black]\nx = 1\r\n"
+        );
+    }
+
+    #[test]
+    fn keep_unedited_bytes_takes_only_the_changed_part() {
+        assert_eq!(keep_unedited_bytes("a\r\nb\r\n", "a\nb\n"), "a\r\nb\r\n");
+        assert_eq!(
+            keep_unedited_bytes("a\r\nb\r\n", "a\nx\nb\n"),
+            "a\r\nx\r\nb\r\n"
+        );
+        assert_eq!(keep_unedited_bytes("a\nb\n", "a\nb\nc\n"), "a\nb\nc\n");
+        assert_eq!(keep_unedited_bytes("é\r\n", "é\nè\n"), "é\r\nè\r\n");
+        assert_eq!(keep_unedited_bytes("", "x = 1\n"), "x = 1\n");
+        assert_eq!(keep_unedited_bytes("a\nb", "a\nx\nb\n"), "a\nx\nb");
+        let text = "\u{feff}[project]\r\nname = \"x\"\r\n";
+        assert_eq!(
+            add_missing(Manifest::Pep621, "pyproject.toml", text, &[GUNICORN]).unwrap(),
+            "\u{feff}[project]\r\nname = \"x\"\r\ndependencies = [\"gunicorn>=23.0\"]\r\n",
+            "the BOM stays"
+        );
+        let text = "[project]\ndependencies = []\n[tool.x]\ny = 1";
+        assert_eq!(
+            add_missing(Manifest::Pep621, "pyproject.toml", text, &[GUNICORN]).unwrap(),
+            "[project]\ndependencies = [\"gunicorn>=23.0\"]\n[tool.x]\ny = 1",
+            "no final newline is added"
         );
     }
 

@@ -50,17 +50,28 @@ pub fn find_block(module: &PyModule) -> Result<Option<BlockRange>> {
     }
 }
 
-/// The file's newline: CRLF when its first line ends with one, else LF.
+/// The file's newline: CRLF when its first line ends with one, else LF. A file with no LF
+/// that ends with a CR counts as CRLF: the newline djrun adds after it would make that CR
+/// the first CRLF, and a second run must see the same newline as the first.
 pub fn newline_of(text: &str) -> &'static str {
     match text.find('\n') {
         Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
+        None if text.ends_with('\r') => "\r\n",
         _ => "\n",
     }
 }
 
 /// Put `block` (LF text ending in a newline) into the settings `text`: replace djrun's
 /// block where there is one, else append it after a blank line. The result must parse.
+/// An empty file (nothing but whitespace) is an input error: it holds no Django settings,
+/// so it is not the module the project runs with.
 pub fn apply_block(file: &str, text: &str, block: &str) -> Result<String> {
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Err(Error::input_hint(
+            format!("`{file}` is empty, so it holds no Django settings for djrun to extend"),
+            format!("write your settings into `{file}`, or point `DJANGO_SETTINGS_MODULE` in `manage.py` and the WSGI module at the module that has them, and run djrun again"),
+        ));
+    }
     let module = PyModule::parse(file, text)?;
     let newline = newline_of(text);
     let block = if newline == "\n" {
@@ -68,7 +79,8 @@ pub fn apply_block(file: &str, text: &str, block: &str) -> Result<String> {
     } else {
         block.replace('\n', newline)
     };
-    let out = match find_block(&module)? {
+    let existing = find_block(&module)?;
+    let out = match existing {
         Some(range) => {
             let mut out = String::with_capacity(text.len() + block.len());
             out.push_str(&text[..range.start]);
@@ -92,12 +104,20 @@ pub fn apply_block(file: &str, text: &str, block: &str) -> Result<String> {
             out
         }
     };
-    if !PyModule::is_valid(&out) {
+    // The result must parse, and the next run must find the block where it was put: the
+    // parser can read a block as part of the statement before it (a last line `X,` continues
+    // into an assignment), and a block it cannot find again would stop every later run.
+    let placed = PyModule::parse_any_size(file, &out)
+        .ok()
+        .and_then(|m| find_block(&m).ok().flatten())
+        .map(|r| (r.start, r.end));
+    let start = existing.map_or(out.len() - block.len(), |r| r.start);
+    if placed != Some((start, start + block.len())) {
         return Err(Error::input_hint(
             format!(
                 "adding djrun's block to `{file}` would leave it unparseable; nothing was changed"
             ),
-            "make sure the file ends outside any open bracket or string, then run djrun again",
+            "make sure the file ends with a complete statement, outside any open bracket or string, then run djrun again",
         ));
     }
     Ok(out)
@@ -140,6 +160,15 @@ mod tests {
     }
 
     #[test]
+    fn a_file_ending_in_a_lone_cr_gets_the_same_newline_on_every_run() {
+        for text in ["A = 1\r", "A = 1\r\r"] {
+            let once = apply_block("s.py", text, BLOCK).unwrap();
+            assert!(once.ends_with(&BLOCK.replace('\n', "\r\n")), "{once:?}");
+            assert_eq!(apply_block("s.py", &once, BLOCK).unwrap(), once);
+        }
+    }
+
+    #[test]
     fn a_missing_end_marker_is_an_error_naming_the_line() {
         let text = "A = 1\n# >>> djrun: Cloud Run settings >>>\nX = 1\n";
         let err = apply_block("mysite/settings.py", text, BLOCK).unwrap_err();
@@ -158,7 +187,38 @@ mod tests {
     }
 
     #[test]
-    fn empty_file_gets_just_the_block() {
-        assert_eq!(apply_block("s.py", "", BLOCK).unwrap(), BLOCK);
+    fn a_block_the_parser_would_not_find_again_is_refused() {
+        // tree-sitter-python reads a bare `X,` line and an assignment after it as one
+        // assignment `X, A = 1`, comments between included: a block appended there could
+        // not be found by the next run.
+        let err = apply_block("s.py", "X,", BLOCK).unwrap_err();
+        assert!(
+            err.to_string().contains("would leave it unparseable"),
+            "{err}"
+        );
+        let fine = "# >>> djrun: Cloud Run settings >>>\nimport os\n# <<< djrun <<<\n";
+        let out = apply_block("s.py", "X,", fine).unwrap();
+        assert_eq!(apply_block("s.py", &out, fine).unwrap(), out);
+    }
+
+    #[test]
+    fn an_empty_file_is_refused_naming_it() {
+        for text in ["", "\u{feff}", " \r\n\n\t"] {
+            let err = apply_block("mysite/settings.py", text, BLOCK).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "`mysite/settings.py` is empty, so it holds no Django settings for djrun to extend"
+            );
+            assert!(err.hint().unwrap().contains("DJANGO_SETTINGS_MODULE"));
+        }
+    }
+
+    #[test]
+    fn a_block_right_after_a_bom_is_found_and_replaced_after_the_bom() {
+        let text = format!("\u{feff}{BLOCK}A = 1\n");
+        let new_block = BLOCK.replace("X = 1", "X = 2");
+        let out = apply_block("s.py", &text, &new_block).unwrap();
+        assert_eq!(out, format!("\u{feff}{new_block}A = 1\n"));
+        assert_eq!(apply_block("s.py", &out, &new_block).unwrap(), out);
     }
 }
