@@ -227,6 +227,18 @@ fn write_all_inner(root: &Path, plan: &Plan) -> Result<()> {
     let mut staged = Vec::new();
     for change in &plan.changes {
         let target = resolve_target(root, &change.path)?;
+        if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
+            return Err(Error::refused(
+                format!(
+                    "`{}` is read-only, and djrun does not change files you protected",
+                    change.path
+                ),
+                format!(
+                    "make it writable (`chmod u+w {}`) and run djrun again",
+                    change.path
+                ),
+            ));
+        }
         let temp = stage(root, &target, change)?;
         staged.push((change, target, temp));
     }
@@ -235,7 +247,14 @@ fn write_all_inner(root: &Path, plan: &Plan) -> Result<()> {
     }
     let mut replaced: Vec<Replaced> = Vec::new();
     for (change, target, temp) in staged {
-        let original = change.before.as_ref().map(|b| b.as_bytes().to_vec());
+        // What to put back is what is on disk now, byte for byte.
+        let original = match &change.before {
+            Some(_) => Some(std::fs::read(&target).map_err(|e| {
+                rollback(&replaced);
+                Error::io("read", &change.path, e)
+            })?),
+            None => None,
+        };
         if let Err(e) = temp.persist(&target) {
             rollback(&replaced);
             return Err(Error::io("write", &change.path, e.error));
@@ -261,8 +280,28 @@ fn stage(root: &Path, target: &Path, change: &FileChange) -> Result<tempfile::Na
         .prefix(".djrun-")
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| Error::io("write a file in", layout::relative(root, dir), e))?;
-    temp.write_all(change.after.as_bytes())
+        .map_err(|e| {
+            // The error names the temporary file; the folder is what the user can fix.
+            let message = e.to_string();
+            let reason = message
+                .split_once(" at path ")
+                .map_or(message.as_str(), |(reason, _)| reason);
+            let folder = layout::relative(root, dir);
+            Error::input_hint(
+                format!("cannot write in `{folder}`: {reason}; nothing was changed"),
+                format!("make `{folder}` writable and run djrun again"),
+            )
+        })?;
+    let bytes = change.encoding.encode(&change.after).map_err(|c| {
+        Error::input_hint(
+            format!(
+                "`{}` is {:?}, which cannot hold the character `{c}` djrun would add",
+                change.path, change.encoding
+            ),
+            format!("save `{}` as UTF-8 and run djrun again", change.path),
+        )
+    })?;
+    temp.write_all(&bytes)
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| Error::io("write", &change.path, e))?;
     // An edited file keeps its permissions; a new one gets the usual rw-r--r-- rather than
@@ -312,6 +351,7 @@ mod tests {
             before: before.map(str::to_string),
             after: after.into(),
             owner,
+            encoding: crate::text::Encoding::Utf8,
         }
     }
 

@@ -202,6 +202,7 @@ impl ConfigFile {
             before: self.text.clone(),
             after,
             owner: Owner::User,
+            encoding: crate::text::Encoding::Utf8,
         }))
     }
 }

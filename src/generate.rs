@@ -8,6 +8,7 @@ use crate::inspect::{layout, read_text, ProjectFacts};
 use crate::patch::pyproject::{self, Wanted};
 use crate::patch::{requirements, settings};
 use crate::plan::{FileChange, Owner, Plan};
+use crate::text::{self, Encoding};
 use crate::{apply, render};
 use crate::{Error, Result};
 use serde::Serialize;
@@ -341,6 +342,7 @@ fn at_root(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChange
         path: name.to_string(),
         after: apply::seal(&after),
         owner: Owner::Generated,
+        encoding: Encoding::Utf8,
     })
 }
 
@@ -351,6 +353,7 @@ fn generated(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChan
         path,
         after: apply::seal(&after),
         owner: Owner::Generated,
+        encoding: Encoding::Utf8,
     })
 }
 
@@ -508,13 +511,15 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
 
     // The production settings get djrun's block.
     let block = render::render(render::SETTINGS_BLOCK, &statics.block);
-    let settings_text = current(facts, &facts.settings_file)?.unwrap_or_default();
+    let settings_path = layout::join(&facts.root, &facts.settings_file);
+    let (settings_text, encoding) = text::read_python(&settings_path, &facts.settings_file)?;
     let patched = settings::apply_block(&facts.settings_file, &settings_text, &block)?;
     plan.push(FileChange {
         path: facts.settings_file.clone(),
         before: Some(settings_text),
         after: patched,
         owner: Owner::User,
+        encoding,
     });
 
     // Dependencies: gunicorn (with uvicorn's worker for ASGI), and WhiteNoise when djrun
@@ -545,6 +550,7 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
         before: Some(text),
         after,
         owner: Owner::User,
+        encoding: Encoding::Utf8,
     });
 
     // Saved choices, so a re-run needs no flags.

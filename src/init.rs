@@ -348,6 +348,12 @@ pub fn run(
         return Ok(Outcome::Drift);
     }
     if request.dry_run {
+        // Say now what would stop a real run, so the dry run is not a promise it cannot keep.
+        if let Err(refusal) = apply::check_inside(&request.root, &plan)
+            .and_then(|_| apply::check_foreign(&plan, request.force))
+        {
+            let _ = writeln!(err, "note: `djrun init` would stop here: {refusal}");
+        }
         if lock.needs_update() {
             let _ = writeln!(
                 err,

@@ -17,6 +17,7 @@ pub mod prompt;
 pub mod python;
 pub mod render;
 pub mod report;
+pub mod text;
 pub mod validate;
 
 pub use error::{Error, Result};

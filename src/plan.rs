@@ -23,6 +23,8 @@ pub struct FileChange {
     pub after: String,
     /// Who owns the file.
     pub owner: Owner,
+    /// How the file's text is written as bytes (as it was read).
+    pub encoding: crate::text::Encoding,
 }
 
 impl FileChange {
@@ -144,6 +146,7 @@ mod tests {
             before: before.map(str::to_string),
             after: after.into(),
             owner: Owner::User,
+            encoding: crate::text::Encoding::Utf8,
         }
     }
 

@@ -202,6 +202,16 @@ fn a_file_djrun_did_not_generate_needs_force() {
                 .and(predicate::str::contains("--force")),
         );
     assert_eq!(common::tree(&dir), before, "a refusal changes nothing");
+    // A dry run says so too.
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--dry-run"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "note: `djrun init` would stop here: djrun would overwrite files it did not generate: `Dockerfile`",
+        ));
     common::djrun(&gcloud_dir(&tmp))
         .args(["init", "--yes", "--force"])
         .args(FLAGS)

@@ -267,6 +267,22 @@ fn locked_names(
 
 /// Detect the dependencies of the project in `project` (shown with `prefix`).
 pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
+    for name in [
+        "requirements.txt",
+        "pyproject.toml",
+        "Pipfile",
+        "Pipfile.lock",
+        "uv.lock",
+        "poetry.lock",
+        "pdm.lock",
+    ] {
+        if project.join(name).is_dir() {
+            return Err(Error::input_hint(
+                format!("`{}` is a folder, not a file", shown(prefix, name)),
+                format!("djrun reads `{name}` as a dependency file: rename the folder and run djrun again"),
+            ));
+        }
+    }
     let exists = |rel: &str| project.join(rel).is_file();
     let read = |rel: &str| read_text(&project.join(rel), &shown(prefix, rel));
     let pyproject = if exists("pyproject.toml") {

@@ -109,6 +109,20 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
     // The WSGI module named by the settings decides more than manage.py does, but we need
     // the settings to find it: read manage.py's module first.
     let first = settings::locate(&project, &manage_settings).ok_or_else(|| {
+        let expected = module_to_path(&manage_settings);
+        let path = layout::join(&project, &expected);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Error::input_hint(
+                format!(
+                    "`{}` is a link that leads nowhere: a loop, or its target is missing",
+                    rel(&expected)
+                ),
+                format!(
+                    "point `{}` at your settings file, or replace it with the file",
+                    rel(&expected)
+                ),
+            );
+        }
         Error::input_hint(
             format!(
                 "`{}` names the settings module `{manage_settings}`, but there is no `{}` in `{}`",
@@ -188,18 +202,7 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
 /// Read a file as UTF-8 text, with a message that names it when it is not.
 pub fn read_text(path: &Path, shown: &str) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read", shown, e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::input_hint(
-            format!("`{shown}` line {line} is not valid UTF-8"),
-            format!("save `{shown}` as UTF-8 and run djrun again"),
-        )
-    })
+    crate::text::decode_utf8(bytes, shown)
 }
 
 /// The module named by `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")`.

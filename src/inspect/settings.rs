@@ -2,7 +2,7 @@
 //! star-imports, merged the way Python runs them (later assignments win).
 
 use super::envvars::{self, EnvRead};
-use super::{layout, read_text, Location};
+use super::{layout, Location};
 use crate::python::PyModule;
 use crate::Result;
 use std::path::{Path, PathBuf};
@@ -165,7 +165,7 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
         seen.push(current.path.clone());
         let shown = shown_path(project, project_root, &current.path);
-        let text = read_text(&current.path, &shown)?;
+        let (text, _) = crate::text::read_python(&current.path, &shown)?;
         let module = PyModule::parse(&shown, &text)?;
         // djrun's own block is what djrun derives from the facts, never a fact itself.
         let module = match crate::patch::settings::find_block(&module)? {
