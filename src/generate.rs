@@ -104,7 +104,9 @@ struct DockerignoreContext {
 
 #[derive(Serialize)]
 struct GcloudignoreContext {
-    dockerignore: String,
+    /// The project folder, when it is one folder below the root: only it is uploaded.
+    upload_only: Option<String>,
+    local_folders: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -472,7 +474,12 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
     plan.push(generated(
         facts,
         ".dockerignore",
-        render::render(render::DOCKERIGNORE, DockerignoreContext { local_folders }),
+        render::render(
+            render::DOCKERIGNORE,
+            DockerignoreContext {
+                local_folders: local_folders.clone(),
+            },
+        ),
     )?);
     plan.push(at_root(
         facts,
@@ -480,7 +487,9 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
         render::render(
             render::GCLOUDIGNORE,
             GcloudignoreContext {
-                dockerignore: in_project(facts, ".dockerignore"),
+                upload_only: (facts.project_root != "." && !facts.project_root.contains('/'))
+                    .then(|| facts.project_root.clone()),
+                local_folders: local_folders.clone(),
             },
         ),
     )?);
@@ -545,6 +554,13 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
         }
         kind => pyproject::add_missing(kind, &manifest_path, &text, &wanted)?,
     };
+    if after != text {
+        plan.dependencies_added = wanted
+            .iter()
+            .filter(|w| !deps.has(w.name))
+            .map(|w| w.name.to_string())
+            .collect();
+    }
     plan.push(FileChange {
         path: manifest_path,
         before: Some(text),

@@ -422,25 +422,20 @@ pub struct LockState {
     manifest: String,
     /// Packages the manifest lists that the lock lacks.
     missing: Vec<String>,
-    /// Whether the plan edits the manifest.
-    manifest_changes: bool,
+    /// Whether the plan adds dependencies to the manifest.
+    adds_dependencies: bool,
 }
 
 impl LockState {
     /// The lock state for `facts` once `plan` is applied.
     pub fn of(facts: &ProjectFacts, plan: &Plan) -> LockState {
         let deps = &facts.deps;
-        let manifest_path = if facts.project_root == "." {
-            deps.manifest.clone()
-        } else {
-            format!("{}/{}", facts.project_root, deps.manifest)
-        };
         LockState {
             manager: deps.manager,
             lock: deps.lock.clone(),
             manifest: deps.manifest.clone(),
             missing: deps.missing_from_lock(),
-            manifest_changes: plan.changes.iter().any(|c| c.path == manifest_path),
+            adds_dependencies: !plan.dependencies_added.is_empty(),
         }
     }
 
@@ -448,7 +443,7 @@ impl LockState {
     pub fn needs_update(&self) -> bool {
         self.lock.is_some()
             && self.manager.lock_command().is_some()
-            && (self.manifest_changes || !self.missing.is_empty())
+            && (self.adds_dependencies || !self.missing.is_empty())
     }
 
     /// The lock command as typed.

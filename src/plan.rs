@@ -39,6 +39,8 @@ impl FileChange {
 pub struct Plan {
     /// Files to create or change, in a stable order. Unchanged files are left out.
     pub changes: Vec<FileChange>,
+    /// Dependencies the plan adds to the project's manifest (a lock file must follow).
+    pub dependencies_added: Vec<String>,
 }
 
 impl Plan {

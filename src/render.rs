@@ -27,6 +27,9 @@ pub const ALL: &[&str] = &[
     SETTINGS_BLOCK,
 ];
 
+/// Partials, included by the templates above: their names start with `_`.
+pub const PARTIALS: &[&str] = &["_ignore_patterns.j2"];
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -79,7 +82,7 @@ mod tests {
             .map(|f| f.path().to_string_lossy().into_owned())
             .collect();
         embedded.sort();
-        let mut all: Vec<String> = ALL.iter().map(|s| s.to_string()).collect();
+        let mut all: Vec<String> = ALL.iter().chain(PARTIALS).map(|s| s.to_string()).collect();
         all.sort();
         assert_eq!(embedded, all);
     }

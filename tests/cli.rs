@@ -509,9 +509,12 @@ fn the_monorepo_project_is_found_below_the_root_and_not_in_node_modules() {
         cloudbuild.contains("\"${_IMAGE}:$BUILD_ID\", \"backend\"]"),
         "{cloudbuild}"
     );
-    assert!(read(&dir.join(".gcloudignore"))
-        .lines()
-        .any(|l| l == "#!include:backend/.dockerignore"));
+    // Only the Django project and the build config are uploaded.
+    let gcloudignore = read(&dir.join(".gcloudignore"));
+    assert!(
+        gcloudignore.contains("\n/*\n!/backend/\n!/cloudbuild.yaml\n"),
+        "{gcloudignore}"
+    );
 }
 
 #[test]
@@ -578,4 +581,25 @@ fn a_lock_file_left_stale_is_reported_by_check() {
             )
             .and(predicate::str::contains("hint: run `uv lock`")),
         );
+}
+
+#[test]
+fn saving_choices_in_pyproject_does_not_make_the_lock_stale() {
+    // poetry2 lists gunicorn and WhiteNoise already: djrun only adds [tool.djrun].
+    let (tmp, dir) = common::copy_fixture("poetry2");
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", "/usr/bin:/bin")
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no longer matches").not());
+    assert!(read(&dir.join("pyproject.toml")).contains("[tool.djrun]"));
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", "/usr/bin:/bin")
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(0);
 }

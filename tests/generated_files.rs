@@ -112,3 +112,59 @@ fn every_patched_settings_file_compiles_with_cpython() {
         );
     }
 }
+
+#[test]
+fn gcloud_uploads_the_project_and_leaves_out_secrets_vcs_and_other_folders() {
+    for (name, _) in common::fixtures() {
+        let (tmp, dir, project) = common::init_fixture(&name);
+        std::fs::write(project.join(".env"), "SECRET_KEY=do-not-upload\n").unwrap();
+        std::fs::create_dir_all(dir.join(".git")).unwrap();
+        std::fs::write(dir.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        let out = Command::new("gcloud")
+            .args(["meta", "list-files-for-upload"])
+            .arg(&dir)
+            .env("CLOUDSDK_CONFIG", tmp.path().join("gcloud-config"))
+            .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+            .output()
+            .expect("gcloud is installed");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{name}: gcloud cannot read the .gcloudignore: {stderr}"
+        );
+        let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let rel = |p: &str| {
+            let facts = djrun::inspect::inspect(&dir).unwrap();
+            if facts.project_root == "." {
+                p.to_string()
+            } else {
+                format!("{}/{p}", facts.project_root)
+            }
+        };
+        for needed in [
+            "cloudbuild.yaml".to_string(),
+            rel("Dockerfile"),
+            rel("manage.py"),
+        ] {
+            assert!(
+                files.contains(&needed),
+                "{name}: {needed} is uploaded: {files:?}"
+            );
+        }
+        for secret in [rel(".env"), ".git/HEAD".to_string()] {
+            assert!(
+                !files.contains(&secret),
+                "{name}: {secret} stays local: {files:?}"
+            );
+        }
+        if name == "monorepo" {
+            assert!(
+                files.iter().all(|f| !f.starts_with("frontend/")),
+                "only the Django project is uploaded: {files:?}"
+            );
+        }
+    }
+}
