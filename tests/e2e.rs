@@ -1,8 +1,8 @@
 //! End-to-end tier: `djrun init` on a real Django project, then build the image from the files
-//! it wrote, run that image the way Cloud Run would, and talk HTTP to it.
+//! it wrote, run that image the way the generated cloudbuild.yaml deploys it, and talk HTTP to it.
 //!
 //! ```sh
-//! bash tests/e2e/setup.sh          # once per machine: buildah + a python:3.13-slim stand-in
+//! bash tests/e2e/setup.sh          # once per machine: buildah, a python:3.13-slim stand-in, tools
 //! cargo test --test e2e -- --ignored --test-threads=1
 //! ```
 //!
@@ -10,8 +10,16 @@
 //! chroot isolation, `--pull-never`), and says which on stderr. No engine at all is a failure,
 //! never a skip. Every test here is `#[ignore]` so that a plain `cargo test` stays fast.
 //!
-//! A new fixture project is one more test calling [`e2e_case`].
+//! What "the way cloudbuild.yaml deploys it" means here, all read from the generated file:
+//! the upload is what `gcloud builds submit` would send (`gcloud meta list-files-for-upload`,
+//! so `.gcloudignore` applies); the image is built from the build step's context; the
+//! container gets the deploy step's `--update-env-vars`, a test value for each of its
+//! `--update-secrets`, and what Cloud Run itself sets (`PORT`, `K_SERVICE`, `K_REVISION`,
+//! `K_CONFIGURATION`).
+//!
+//! A new fixture project is one more test calling [`Case::run`].
 
+use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -27,9 +35,14 @@ const PROJECT_ID: &str = "demo-project-123";
 const REGION: &str = "europe-west1";
 /// Stands in for `$PROJECT_NUMBER` in the service URL the deploy passes.
 const PROJECT_NUMBER: &str = "123456789012";
-/// Passed only at run time, as `--update-secrets` does; must never end up in the image.
-const RUNTIME_SECRET: &str = "e2e-secret-not-in-image";
-/// Written to a local `.env` next to the project; `.dockerignore` must keep it out.
+/// Stands in for `$BUILD_ID`.
+const BUILD_ID: &str = "e2e-build-0001";
+/// What the test gives a secret that looks like a database URL.
+const DATABASE_URL_VALUE: &str = "sqlite:////tmp/e2e-db.sqlite3";
+/// What the test gives every other secret, and the settings module's own value.
+const OTHER_SECRET_VALUE: &str = "e2e-value";
+/// Written to a local `.env` next to the project; `.gcloudignore` and `.dockerignore` must
+/// keep it out.
 const DOTENV_SECRET: &str = "dotenv-secret-must-stay-local";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const SETUP_HINT: &str = "run `bash tests/e2e/setup.sh` (as root) first";
@@ -42,16 +55,289 @@ macro_rules! say {
     }};
 }
 
+// ---------------------------------------------------------------------------------------------
+// The cases
+// ---------------------------------------------------------------------------------------------
+
 #[test]
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn mysite_builds_and_serves_like_cloud_run() {
-    // The stand-in base image has Python 3.13, so the image is pinned to match.
-    e2e_case("examples/mysite", &["--python", "3.13"]).assert_passed();
+    // The stand-in base image has Python 3.13, so the image is pinned to match. The only
+    // case that rebuilds after a code change: one is enough to test the layer order, and
+    // each rebuild costs minutes under vfs.
+    Case::new("examples/mysite")
+        .init_args(&["--python", "3.13"])
+        .rebuild_after_code_change()
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn uv_groups_locks_with_uv_and_leaves_dev_groups_out() {
+    // djrun adds gunicorn and whitenoise to pyproject.toml and runs `uv lock` itself when uv
+    // is on PATH; the build's `uv sync --locked` then proves the lock matches.
+    let tools = match tools_bin() {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    };
+    Case::new("tests/fixtures/uv-groups")
+        .init_args(&["--python", "3.13"])
+        .init_env("PATH", path_with(&tools))
+        .init_env("UV_PYTHON_DOWNLOADS", "never")
+        .after_init(|o| {
+            let said_so = o.init_stderr.lines().any(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("`uv lock`") && (l.contains("running") || l.contains("ran"))
+            });
+            let stderr = o.init_stderr.clone();
+            o.check(said_so, || {
+                format!("djrun's stderr does not say it ran `uv lock`:\n{stderr}")
+            });
+            let lock = fs::read_to_string(o.project.join("uv.lock")).unwrap_or_default();
+            o.check(lock.contains("name = \"gunicorn\""), || {
+                "uv.lock has no `name = \"gunicorn\"` after `djrun init`: the lock was not updated"
+                    .to_string()
+            });
+        })
+        .in_image(
+            "django is installed",
+            "/venv/bin/python -c 'import django'",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "the dev group (pytest-django) is not installed",
+            "/venv/bin/python -c 'import pytest_django'",
+            Expect::FailsWith("ModuleNotFoundError"),
+        )
+        .in_image(
+            "the lint group (ruff) is not installed",
+            "/venv/bin/python -c 'import ruff'",
+            Expect::FailsWith("ModuleNotFoundError"),
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn poetry2_exports_main_dependencies_only() {
+    // `[project]` with `requires-python = ">=3.11,<3.14"`; gunicorn and whitenoise are
+    // listed already, so the lock stays as it is and `poetry check --lock` must pass.
+    Case::new("tests/fixtures/poetry2")
+        .init_args(&["--python", "3.13"])
+        .in_image(
+            "django is installed",
+            "/venv/bin/python -c 'import django'",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "the dev group (pytest) is not installed",
+            "/venv/bin/python -c 'import pytest'",
+            Expect::FailsWith("ModuleNotFoundError"),
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn cookiecutter_split_settings_run_production_with_compiled_psycopg() {
+    // `.python-version` says 3.12; the stand-in has only 3.13, hence `--python 3.13`.
+    Case::new("tests/fixtures/cookiecutter-split")
+        .init_args(&["--python", "3.13"])
+        .deploy_secret("DATABASE_URL")
+        .deploy_secret("DJANGO_ADMIN_URL")
+        .image_env("DJANGO_SETTINGS_MODULE", "config.settings.production")
+        .in_image(
+            "psycopg uses its C implementation (compiled in the build stage, libpq at run time)",
+            "python -c 'import psycopg; print(psycopg.pq.__impl__)'",
+            Expect::Prints("c"),
+        )
+        .in_image(
+            "the final image has no C compiler",
+            "for f in /usr/bin/gcc /usr/bin/cc /usr/bin/*-gcc /usr/bin/*-gcc-[0-9]*; do \
+             if [ -e \"$f\" ]; then echo \"$f\"; fi; done; \
+             command -v gcc || command -v cc || true",
+            Expect::PrintsNothing,
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn monorepo_builds_the_backend_folder_cloudbuild_names() {
+    // manage.py lives in backend/; cloudbuild.yaml at the repository root builds `backend`.
+    Case::new("tests/fixtures/monorepo")
+        .init_args(&["--python", "3.13"])
+        .build_context("backend")
+        .run()
+        .assert_passed();
 }
 
 // ---------------------------------------------------------------------------------------------
 // One fixture, end to end
 // ---------------------------------------------------------------------------------------------
+
+/// What to expect from a command run in the image.
+#[derive(Clone, Debug)]
+enum Expect {
+    /// Exit status 0.
+    Succeeds,
+    /// A non-zero exit status, with this text in the output (so that it failed for the
+    /// reason the check is about, not because the command is missing).
+    FailsWith(&'static str),
+    /// Exit status 0 and exactly this on stdout, surrounding whitespace aside.
+    Prints(&'static str),
+    /// Exit status 0 and nothing on stdout.
+    PrintsNothing,
+}
+
+/// A command run in the running container, as the image's user with the deploy's env.
+struct InImage {
+    what: &'static str,
+    script: &'static str,
+    expect: Expect,
+}
+
+type Hook = Box<dyn Fn(&mut Outcome)>;
+
+/// One fixture project and what its case checks beyond the common ones.
+#[must_use = "call run() on the case"]
+struct Case {
+    project_dir: &'static str,
+    init_args: Vec<&'static str>,
+    init_env: Vec<(OsString, OsString)>,
+    after_init: Vec<Hook>,
+    /// The build context the generated cloudbuild.yaml must name, when the case says.
+    build_context: Option<&'static str>,
+    /// Environment variables the deploy must pass from Secret Manager.
+    deploy_secrets: Vec<&'static str>,
+    /// `NAME=value` the image config's Env must hold.
+    image_env: Vec<(&'static str, &'static str)>,
+    in_image: Vec<InImage>,
+    rebuild: bool,
+}
+
+impl Case {
+    /// `project_dir` is relative to the crate root.
+    fn new(project_dir: &'static str) -> Case {
+        Case {
+            project_dir,
+            init_args: Vec::new(),
+            init_env: Vec::new(),
+            after_init: Vec::new(),
+            build_context: None,
+            deploy_secrets: Vec::new(),
+            image_env: Vec::new(),
+            in_image: Vec::new(),
+            rebuild: false,
+        }
+    }
+
+    /// Added to `djrun init <copy> --yes --project .. --region .. --service ..`.
+    fn init_args(mut self, args: &[&'static str]) -> Case {
+        self.init_args.extend_from_slice(args);
+        self
+    }
+
+    /// An environment variable for `djrun init` (and the tools it runs).
+    fn init_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Case {
+        self.init_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Checks on the project copy and djrun's output, right after `djrun init`.
+    fn after_init(mut self, hook: impl Fn(&mut Outcome) + 'static) -> Case {
+        self.after_init.push(Box::new(hook));
+        self
+    }
+
+    fn build_context(mut self, context: &'static str) -> Case {
+        self.build_context = Some(context);
+        self
+    }
+
+    fn deploy_secret(mut self, name: &'static str) -> Case {
+        self.deploy_secrets.push(name);
+        self
+    }
+
+    fn image_env(mut self, name: &'static str, value: &'static str) -> Case {
+        self.image_env.push((name, value));
+        self
+    }
+
+    fn in_image(mut self, what: &'static str, script: &'static str, expect: Expect) -> Case {
+        self.in_image.push(InImage {
+            what,
+            script,
+            expect,
+        });
+        self
+    }
+
+    /// Touch one line of code and rebuild: the dependency layer must come from the cache,
+    /// the code layer must not.
+    fn rebuild_after_code_change(mut self) -> Case {
+        self.rebuild = true;
+        self
+    }
+
+    /// Runs the fixture project through the whole tier:
+    ///
+    /// 1. copy the project (relative to the crate root) to a temporary folder;
+    /// 2. `djrun init <copy> --yes --project .. --region .. --service <folder name> <init_args>`;
+    /// 3. read the generated cloudbuild.yaml: build context, deploy env and secrets;
+    /// 4. stage what `gcloud builds submit` would upload, and build the image from the build
+    ///    step's context; no secret may be in the image (config, history or files);
+    /// 5. run its CMD as its USER in its WORKDIR with its Env plus the deploy's env vars,
+    ///    test values for the deploy's secrets and what Cloud Run sets, and probe it over
+    ///    HTTP: the service host gets 200, a foreign host 400, static files are served, the
+    ///    server is not root, logs are clean; then the case's own commands in the container;
+    /// 6. stop it, leaving no process behind; with `rebuild_after_code_change`, touch one line
+    ///    of code and rebuild: the dependency layer must come from the cache, the code layer
+    ///    must not.
+    ///
+    /// Hard stops (init or build failing, server never listening) end the case early; every
+    /// other check is collected, so one run reports all that is wrong.
+    fn run(self) -> Outcome {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(self.project_dir);
+        let name = source
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("fixture folder has a name")
+            .to_string();
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("djrun-e2e-{name}-"))
+            .tempdir()
+            .expect("create temporary folder");
+        let project = dir.path().join(&name);
+        let mut outcome = Outcome {
+            name: name.clone(),
+            engine: None,
+            context: project.clone(),
+            project,
+            init_stderr: String::new(),
+            build_output: String::new(),
+            rebuild_output: String::new(),
+            server_log: String::new(),
+            failures: Vec::new(),
+            dir,
+        };
+        let started = Instant::now();
+        if let Err(stop) = run_case(&mut outcome, &source, &self) {
+            outcome.fail(format!("stopped early: {stop}"));
+        }
+        say!(
+            "{name}: finished in {:.0?} with {} failed check(s)",
+            started.elapsed(),
+            outcome.failures.len()
+        );
+        outcome
+    }
+}
 
 /// What one fixture project did, end to end. The images, containers and processes are gone by
 /// the time it is returned; the project copy lives as long as the `Outcome`.
@@ -61,19 +347,21 @@ struct Outcome {
     engine: Option<Engine>,
     /// The temporary copy of the project, after `djrun init` (and the one-line touch).
     project: PathBuf,
-    init_output: String,
+    /// The build context cloudbuild.yaml names, inside `project`.
+    context: PathBuf,
+    init_stderr: String,
     build_output: String,
     rebuild_output: String,
     server_log: String,
     /// Every check that failed, each message self-contained.
     failures: Vec<String>,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Outcome {
     fn fail(&mut self, message: impl Into<String>) {
         let message = message.into();
-        say!("FAILED: {}", first_line(&message));
+        say!("{}: FAILED: {}", self.name, first_line(&message));
         self.failures.push(message);
     }
 
@@ -101,55 +389,7 @@ impl Outcome {
     }
 }
 
-/// Runs one fixture project through the whole tier:
-///
-/// 1. copy `project_dir` (relative to the crate root) to a temporary folder;
-/// 2. `djrun init <copy> --yes --project .. --region .. --service <folder name> <extra_init_args>`;
-/// 3. build the image from the Dockerfile djrun wrote;
-/// 4. run its CMD as its USER in its WORKDIR with its Env plus what a Cloud Run deploy sets,
-///    and probe it over HTTP: the service host gets 200, a foreign host 400, static files are
-///    served, the server is not root, logs are clean, no secret is in the image;
-/// 5. stop it, leaving no process behind; touch one line of code and rebuild: the dependency
-///    layer must come from the cache, the code layer must not.
-///
-/// Hard stops (init or build failing, server never listening) end the case early; every other
-/// check is collected, so one run reports all that is wrong. Call `assert_passed()` on the result.
-fn e2e_case(project_dir: &str, extra_init_args: &[&str]) -> Outcome {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(project_dir);
-    let name = source
-        .file_name()
-        .and_then(|n| n.to_str())
-        .expect("fixture folder has a name")
-        .to_string();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("djrun-e2e-{name}-"))
-        .tempdir()
-        .expect("create temporary folder");
-    let project = dir.path().join(&name);
-    let mut outcome = Outcome {
-        name: name.clone(),
-        engine: None,
-        project: project.clone(),
-        init_output: String::new(),
-        build_output: String::new(),
-        rebuild_output: String::new(),
-        server_log: String::new(),
-        failures: Vec::new(),
-        _dir: dir,
-    };
-    let started = Instant::now();
-    if let Err(stop) = run_case(&mut outcome, &source, extra_init_args) {
-        outcome.fail(format!("stopped early: {stop}"));
-    }
-    say!(
-        "{name}: finished in {:.0?} with {} failed check(s)",
-        started.elapsed(),
-        outcome.failures.len()
-    );
-    outcome
-}
-
-fn run_case(o: &mut Outcome, source: &Path, extra_init_args: &[&str]) -> Result<(), String> {
+fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
     let engine = Engine::detect();
     o.engine = Some(engine);
     let service = service_name(&o.name);
@@ -163,41 +403,95 @@ fn run_case(o: &mut Outcome, source: &Path, extra_init_args: &[&str]) -> Result<
         .arg(&o.project)
         .args(["--yes", "--project", PROJECT_ID, "--region", REGION])
         .args(["--service", &service])
-        .args(extra_init_args)
+        .args(&case.init_args)
         .current_dir(&o.project)
         .env("NO_COLOR", "1");
-    say!("{}: {}", o.name, show_command(&init));
+    for (key, value) in &case.init_env {
+        init.env(key, value);
+    }
+    let shown: Vec<String> = case
+        .init_env
+        .iter()
+        .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
+        .chain([show_command(&init)])
+        .collect();
+    say!("{}: {}", o.name, shown.join(" "));
     let out = run(&mut init)?;
-    o.init_output = combined(&out);
+    o.init_stderr = String::from_utf8_lossy(&out.stderr).to_string();
     if !out.status.success() {
         return Err(format!(
             "`djrun init` exited with {}:\n{}",
-            out.status, o.init_output
+            out.status,
+            combined(&out)
         ));
     }
-    for file in ["Dockerfile", ".dockerignore", "cloudbuild.yaml"] {
-        let exists = o.project.join(file).is_file();
-        o.check(exists, || format!("`djrun init` did not write {file}"));
+    for hook in &case.after_init {
+        hook(o);
     }
-    let dockerfile = fs::read_to_string(o.project.join("Dockerfile"))
-        .map_err(|e| format!("read the generated Dockerfile: {e}"))?;
-    // A developer's local secrets sit next to the code; .dockerignore must keep them out.
+
+    // 3. What the deploy does, read from the cloudbuild.yaml djrun wrote.
+    let cloudbuild_path = o.project.join("cloudbuild.yaml");
+    if !cloudbuild_path.is_file() {
+        return Err("`djrun init` did not write cloudbuild.yaml".to_string());
+    }
+    let deploy = read_cloudbuild(&cloudbuild_path)?;
+    say!(
+        "{}: cloudbuild.yaml builds {:?} and deploys {} in {} with env {:?} and secrets {:?}",
+        o.name,
+        deploy.context,
+        deploy.service,
+        deploy.region,
+        deploy.env,
+        deploy.secrets
+    );
+    check_deploy(o, case, &deploy, &service);
+    // Paths relative to the folder `gcloud builds submit` runs in; docker's default
+    // Dockerfile is the one in the context.
+    let context_rel = relative(&deploy.context);
+    let dockerfile_rel = match &deploy.dockerfile {
+        Some(file) => relative(file),
+        None => context_rel.join("Dockerfile"),
+    };
+    o.context = under(&o.project, &context_rel);
+    for file in [dockerfile_rel.clone(), context_rel.join(".dockerignore")] {
+        let exists = o.project.join(&file).is_file();
+        o.check(exists, || {
+            format!(
+                "`djrun init` did not write {}, which the build step needs",
+                file.display()
+            )
+        });
+    }
+    let exists = o.project.join(".gcloudignore").is_file();
+    o.check(exists, || {
+        "`djrun init` did not write .gcloudignore next to cloudbuild.yaml".to_string()
+    });
+    let dockerfile = fs::read_to_string(o.project.join(&dockerfile_rel))
+        .map_err(|e| format!("read the generated {}: {e}", dockerfile_rel.display()))?;
+    // A developer's local secrets sit next to the code; the ignore files must keep them out.
     fs::write(
-        o.project.join(".env"),
+        o.context.join(".env"),
         format!("DJANGO_SECRET_KEY={DOTENV_SECRET}\n"),
     )
     .map_err(|e| format!("write .env: {e}"))?;
     engine.require_base_images(&dockerfile)?;
 
-    // 3. Build. Images are removed when `images` is dropped, also on panic; a tag left by an
-    // earlier, killed run goes first, so that its image does not linger untagged.
+    // 4. Upload and build. Images are removed when `images` is dropped, also on panic; a tag
+    // left by an earlier, killed run goes first, so that its image does not linger untagged.
+    let upload = stage_upload(o)?;
     let mut images = ImageGuard {
         engine,
         refs: vec![tag.clone()],
+        intermediates: Vec::new(),
     };
     images.remove_all();
-    let build = engine.build(&o.project, &tag);
+    let build = engine.build(
+        &under(&upload, &context_rel),
+        &upload.join(&dockerfile_rel),
+        &tag,
+    );
     o.build_output = build.output.clone();
+    images.intermediates.extend(intermediate_ids(&build.output));
     if !build.ok {
         return Err(format!("image build failed:\n{}", build.output));
     }
@@ -211,24 +505,36 @@ fn run_case(o: &mut Outcome, source: &Path, extra_init_args: &[&str]) -> Result<
         config.entrypoint,
         config.cmd
     );
-    check_image_secrets(o, engine, &tag, &config)?;
+    let secret_key = random_secret();
+    check_image_secrets(o, engine, &tag, &config, &service, &secret_key)?;
     check_pid1(o, &config);
+    for (name, value) in &case.image_env {
+        let want = format!("{name}={value}");
+        let env = config.env.clone();
+        o.check(env.contains(&want), || {
+            format!("the image config Env lacks {want}: {env:?}")
+        });
+    }
 
-    // 4. Run it like Cloud Run: its own CMD, USER, WORKDIR and Env, plus the deploy's env.
+    // 5. Run it like Cloud Run: its own CMD, USER, WORKDIR and Env, then the deploy's env
+    // vars and secrets, then what Cloud Run sets itself.
     let port = free_port()?;
-    let deploy_env: Vec<(String, String)> = [
-        ("PORT", port.to_string()),
-        ("K_SERVICE", service.clone()),
-        ("K_REVISION", format!("{service}-00001-abc")),
-        ("K_CONFIGURATION", service.clone()),
-        ("CLOUDRUN_SERVICE_URLS", format!("https://{host}")),
-        ("DJANGO_SECRET_KEY", RUNTIME_SECRET.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let log_path = o.project.with_file_name("server.log");
-    let mut server = engine.serve(&service, &tag, &config, &deploy_env, port, &log_path)?;
+    let mut run_env: Vec<(String, String)> = deploy.env.clone();
+    for (name, _secret) in &deploy.secrets {
+        run_env.push((name.clone(), secret_test_value(name, &secret_key)));
+    }
+    run_env.extend(
+        [
+            ("PORT", port.to_string()),
+            ("K_SERVICE", service.clone()),
+            ("K_REVISION", format!("{service}-00001-abc")),
+            ("K_CONFIGURATION", service.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let log_path = o.dir.path().join("server.log");
+    let mut server = engine.serve(&service, &tag, &config, &run_env, port, &log_path)?;
     let ready = server.wait_ready(port, READY_TIMEOUT);
     if let Err(e) = ready {
         let log = fs::read_to_string(&log_path).unwrap_or_default();
@@ -239,6 +545,9 @@ fn run_case(o: &mut Outcome, source: &Path, extra_init_args: &[&str]) -> Result<
     probe_http(o, port, &host);
     check_server_user(o, &server);
     check_inside_image(o, &server);
+    for check in &case.in_image {
+        run_in_image(o, &server, check);
+    }
 
     // Stop it as Cloud Run would, then make sure nothing is left running.
     o.server_log = fs::read_to_string(&log_path).unwrap_or_default();
@@ -250,30 +559,136 @@ fn run_case(o: &mut Outcome, source: &Path, extra_init_args: &[&str]) -> Result<
     drop(server);
     check_log(o);
 
-    // 5. A one-line code change must not reinstall the dependencies.
-    let touched = file_to_touch(&o.project);
-    append(&touched, "\n# touched\n").map_err(|e| format!("touch {}: {e}", touched.display()))?;
-    say!(
-        "{}: appended `# touched` to {}; rebuilding",
-        o.name,
-        touched.display()
-    );
-    let rebuild = engine.build(&o.project, &tag);
-    o.rebuild_output = rebuild.output.clone();
-    if !rebuild.ok {
-        return Err(format!("rebuild failed:\n{}", rebuild.output));
+    // 6. A one-line code change must not reinstall the dependencies.
+    if case.rebuild {
+        let touched = file_to_touch(&o.context);
+        append(&touched, "\n# touched\n")
+            .map_err(|e| format!("touch {}: {e}", touched.display()))?;
+        say!(
+            "{}: appended `# touched` to {}; rebuilding",
+            o.name,
+            touched.display()
+        );
+        let upload = stage_upload(o)?;
+        let rebuild = engine.build(
+            &under(&upload, &context_rel),
+            &upload.join(&dockerfile_rel),
+            &tag,
+        );
+        o.rebuild_output = rebuild.output.clone();
+        images
+            .intermediates
+            .extend(intermediate_ids(&rebuild.output));
+        if !rebuild.ok {
+            return Err(format!("rebuild failed:\n{}", rebuild.output));
+        }
+        images.refs.insert(0, engine.image_id(&tag)?);
+        check_rebuild_cache(o);
     }
-    images.refs.insert(0, engine.image_id(&tag)?);
-    check_rebuild_cache(o);
     drop(images);
     Ok(())
 }
 
+/// What the deploy step names must match what the case was set up with.
+fn check_deploy(o: &mut Outcome, case: &Case, deploy: &Deploy, service: &str) {
+    o.check(deploy.service == service, || {
+        format!(
+            "cloudbuild.yaml deploys the service {:?}, not {service:?} (the --service given)",
+            deploy.service
+        )
+    });
+    o.check(deploy.region == REGION, || {
+        format!(
+            "cloudbuild.yaml deploys to the region {:?}, not {REGION:?} (the --region given)",
+            deploy.region
+        )
+    });
+    if let Some(context) = case.build_context {
+        o.check(deploy.context == context, || {
+            format!(
+                "cloudbuild.yaml's build step builds the context {:?}, want {context:?}",
+                deploy.context
+            )
+        });
+    }
+    for name in &case.deploy_secrets {
+        let passed = deploy.secrets.iter().any(|(n, _)| n == name);
+        let secrets = deploy.secrets.clone();
+        o.check(passed, || {
+            format!("the deploy does not pass {name} from Secret Manager (--update-secrets: {secrets:?})")
+        });
+    }
+}
+
+/// What `gcloud builds submit` would upload from the project copy (`.gcloudignore` applied),
+/// copied to `<tmp>/upload`; the build runs from there, as Cloud Build's does from the upload.
+/// When gcloud cannot list the upload, that is a failure, and the build falls back to the
+/// whole project folder so that the rest of the case still runs.
+fn stage_upload(o: &mut Outcome) -> Result<PathBuf, String> {
+    let upload = o.dir.path().join("upload");
+    if upload.exists() {
+        fs::remove_dir_all(&upload).map_err(|e| format!("remove {}: {e}", upload.display()))?;
+    }
+    let mut list = Command::new("gcloud");
+    list.args(["meta", "list-files-for-upload"])
+        .arg(&o.project)
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1");
+    let listed = match run(&mut list) {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).to_string(),
+        Ok(out) => {
+            o.fail(format!(
+                "`gcloud builds submit` would fail: `{}` exited with {}; building from the whole project folder instead:\n{}",
+                show_command(&list),
+                out.status,
+                combined(&out)
+            ));
+            return Ok(o.project.clone());
+        }
+        Err(e) => {
+            o.fail(format!(
+                "cannot tell what `gcloud builds submit` uploads ({e}); install the gcloud CLI. \
+                 Building from the whole project folder instead"
+            ));
+            return Ok(o.project.clone());
+        }
+    };
+    let mut files = 0;
+    for rel in listed.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let from = o.project.join(rel);
+        let to = upload.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent).map_err(|e| format!("create {}: {e}", parent.display()))?;
+        }
+        if from.is_file() {
+            fs::copy(&from, &to).map_err(|e| format!("copy {}: {e}", from.display()))?;
+            files += 1;
+        } else if from.is_dir() {
+            fs::create_dir_all(&to).map_err(|e| format!("create {}: {e}", to.display()))?;
+        }
+    }
+    say!(
+        "{}: staged the {files} file(s) `gcloud builds submit` uploads in {}",
+        o.name,
+        upload.display()
+    );
+    if files == 0 {
+        return Err(format!(
+            "gcloud lists nothing to upload from {}",
+            o.project.display()
+        ));
+    }
+    Ok(upload)
+}
+
+/// No secret in the image: not in its config or history, not in any of its files. The
+/// secret key is random per run and given only to the running container.
 fn check_image_secrets(
     o: &mut Outcome,
     engine: Engine,
     tag: &str,
     config: &ImageConfig,
+    service: &str,
+    secret_key: &str,
 ) -> Result<(), String> {
     let secret_env: Vec<&String> = config
         .env
@@ -281,7 +696,7 @@ fn check_image_secrets(
         .filter(|kv| {
             let (key, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
             key.to_ascii_uppercase().contains("SECRET")
-                || value.contains(RUNTIME_SECRET)
+                || value.contains(secret_key)
                 || value.contains(DOTENV_SECRET)
         })
         .collect();
@@ -289,7 +704,7 @@ fn check_image_secrets(
         format!("the image config Env holds a secret: {secret_env:?}")
     });
     let inspect = engine.inspect_text(tag)?;
-    for secret in [RUNTIME_SECRET, DOTENV_SECRET] {
+    for secret in [secret_key, DOTENV_SECRET] {
         o.check(!inspect.contains(secret), || {
             format!(
                 "`{} inspect` of the image contains the secret {secret:?}",
@@ -297,9 +712,25 @@ fn check_image_secrets(
             )
         });
     }
+    let started = Instant::now();
+    match engine.files_containing(service, tag, &[secret_key, DOTENV_SECRET]) {
+        Ok(files) => {
+            say!(
+                "{}: searched the image's files for the secrets in {:.0?}: {} hit(s)",
+                o.name,
+                started.elapsed(),
+                files.len()
+            );
+            o.check(files.is_empty(), || {
+                format!("files in the image contain a secret: {files:?}")
+            });
+        }
+        Err(e) => o.fail(format!(
+            "could not search the image's files for secrets: {e}"
+        )),
+    }
     Ok(())
 }
-
 /// Cloud Run sends SIGTERM to PID 1: the command must be the server itself, not a shell
 /// that does not forward signals.
 fn check_pid1(o: &mut Outcome, config: &ImageConfig) {
@@ -403,6 +834,38 @@ fn check_inside_image(o: &mut Outcome, server: &Server) {
         )),
         Err(e) => o.fail(format!("running `{script}` in the container: {e}")),
     }
+}
+
+/// One of the case's own commands, in the running container.
+fn run_in_image(o: &mut Outcome, server: &Server, check: &InImage) {
+    let InImage {
+        what,
+        script,
+        expect,
+    } = check;
+    let out = match server.exec(script) {
+        Ok(out) => out,
+        Err(e) => return o.fail(format!("{what}: running `{script}` in the container: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let ok = match expect {
+        Expect::Succeeds => out.status.success(),
+        Expect::FailsWith(text) => !out.status.success() && combined(&out).contains(text),
+        Expect::Prints(want) => out.status.success() && stdout == *want,
+        Expect::PrintsNothing => out.status.success() && stdout.is_empty(),
+    };
+    say!(
+        "{}: in the image: {what}: {}",
+        o.name,
+        if ok { "yes" } else { "NO" }
+    );
+    o.check(ok, || {
+        format!(
+            "in the image, not true: {what}\n`{script}` exited with {} (want {expect:?}):\n{}",
+            out.status,
+            combined(&out)
+        )
+    });
 }
 
 fn check_log(o: &mut Outcome) {
@@ -575,19 +1038,23 @@ impl Engine {
         Ok(())
     }
 
-    fn build(self, context: &Path, tag: &str) -> Build {
+    /// `docker build -f <dockerfile> -t <tag> <context>`, as Cloud Build's build step runs it.
+    fn build(self, context: &Path, dockerfile: &Path, tag: &str) -> Build {
         let mut cmd = self.cmd();
         match self {
             Engine::Docker => cmd.arg("build"),
-            // --layers: keep intermediate images so a rebuild can use them, as docker does.
-            Engine::Buildah => {
-                cmd.args(["bud", "--layers", "--isolation", "chroot", "--pull-never"])
-            }
+            // --layers: keep intermediate images so a rebuild can use them, as docker does;
+            // --force-rm: no working container left behind by a failed step.
+            Engine::Buildah => cmd.args([
+                "bud",
+                "--layers",
+                "--force-rm",
+                "--isolation",
+                "chroot",
+                "--pull-never",
+            ]),
         };
-        cmd.arg("-f")
-            .arg(context.join("Dockerfile"))
-            .args(["-t", tag])
-            .arg(context);
+        cmd.arg("-f").arg(dockerfile).args(["-t", tag]).arg(context);
         say!("{}", show_command(&cmd));
         let started = Instant::now();
         let result = run(&mut cmd);
@@ -675,6 +1142,7 @@ impl Engine {
             marker: marker.clone(),
             user: config.user.clone(),
             workdir: config.workdir.clone(),
+            env: deploy_env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         };
         let mut cmd = self.cmd();
         match self {
@@ -758,13 +1226,106 @@ impl Engine {
             let _ = rm.stdout(Stdio::null()).stderr(Stdio::null()).status();
         }
     }
+
+    /// The files of the image (as a fresh container has them) that contain any of `needles`.
+    fn files_containing(
+        self,
+        service: &str,
+        tag: &str,
+        needles: &[&str],
+    ) -> Result<Vec<String>, String> {
+        let prefix = format!("djrun-e2e-{service}-");
+        self.remove_stale_containers(&prefix);
+        let name = format!("{prefix}scan-{}", std::process::id());
+        // -r follows no symbolic links; -D skip reads no device or FIFO; -a reads binaries.
+        let mut grep = Command::new("grep");
+        grep.args(["-r", "-l", "-F", "-a", "-D", "skip"]);
+        for needle in needles {
+            grep.args(["-e", needle]);
+        }
+        let result = match self {
+            Engine::Buildah => {
+                let out = run_ok(
+                    self.cmd()
+                        .args(["from", "--pull-never", "--name", &name, tag]),
+                )?;
+                let ctr = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                let result = run_ok(self.cmd().args(["mount", &ctr])).and_then(|out| {
+                    let root = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                    let out = run(grep.arg("--").arg(&root))?;
+                    let found: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .map(|l| l.strip_prefix(root.as_str()).unwrap_or(l).to_string())
+                        .collect();
+                    match out.status.code() {
+                        Some(0 | 1) => Ok(found),
+                        _ => Err(format!(
+                            "{} exited with {}:\n{}",
+                            show_command(&grep),
+                            out.status,
+                            combined(&out)
+                        )),
+                    }
+                });
+                let _ = self.cmd().args(["umount", &ctr]).output();
+                let _ = self.cmd().args(["rm", &ctr]).output();
+                result
+            }
+            Engine::Docker => {
+                run_ok(self.cmd().args(["create", "--name", &name, tag]))?;
+                let result = (|| {
+                    let mut export = self
+                        .cmd()
+                        .args(["export", &name])
+                        .stdout(Stdio::piped())
+                        .spawn()
+                        .map_err(|e| format!("docker export: {e}"))?;
+                    let tar = export.stdout.take().ok_or("docker export has no stdout")?;
+                    let out = grep
+                        .arg("-")
+                        .stdin(tar)
+                        .output()
+                        .map_err(|e| format!("grep: {e}"))?;
+                    let _ = export.wait();
+                    match out.status.code() {
+                        Some(0) => Ok(vec!["(in `docker export` of the image)".to_string()]),
+                        Some(1) => Ok(Vec::new()),
+                        _ => Err(format!("grep exited with {}", out.status)),
+                    }
+                })();
+                let _ = self.cmd().args(["rm", "-f", &name]).output();
+                result
+            }
+        };
+        result
+    }
+}
+
+/// The image ids a build printed for its steps (buildah `--> 1a2b..`, docker's legacy
+/// builder ` ---> 1a2b..`), in order.
+fn intermediate_ids(build_output: &str) -> Vec<String> {
+    build_output
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let id = l
+                .strip_prefix("--->")
+                .or_else(|| l.strip_prefix("-->"))?
+                .trim();
+            (id.len() >= 10 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
+        })
+        .collect()
 }
 
 /// Removes the images it names when dropped (also on panic), and with them buildah's
 /// intermediate layers that nothing else uses.
 struct ImageGuard {
     engine: Engine,
+    /// The tag and the final images, removed with `rmi -f`.
     refs: Vec<String>,
+    /// The images buildah committed for each step (`--layers`), the earlier stages' last
+    /// images among them: nothing tags those, so `rmi` of the final image leaves them behind.
+    intermediates: Vec<String>,
 }
 
 impl ImageGuard {
@@ -774,6 +1335,17 @@ impl ImageGuard {
                 .engine
                 .cmd()
                 .args(["rmi", "-f", image])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        // Latest first; removing an image removes its unused parents, so most of these are
+        // gone already, and an image something else still uses stays (no -f).
+        for image in self.intermediates.iter().rev() {
+            let _ = self
+                .engine
+                .cmd()
+                .args(["rmi", image])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -796,6 +1368,8 @@ struct Server {
     marker: String,
     user: String,
     workdir: String,
+    /// `NAME=value` the deploy and Cloud Run add to the image's Env, for `exec` too.
+    env: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -863,7 +1437,8 @@ impl Server {
         found
     }
 
-    /// Runs `script` with `sh -c` in the running container, as the image's user.
+    /// Runs `script` with `sh -c` in the running container, as the image's user, with the
+    /// server's environment (as `docker exec` has it).
     fn exec(&self, script: &str) -> Result<Output, String> {
         let mut cmd = self.engine.cmd();
         match self.engine {
@@ -875,6 +1450,9 @@ impl Server {
                 }
                 if !self.workdir.is_empty() {
                     cmd.args(["--workingdir", &self.workdir]);
+                }
+                for kv in &self.env {
+                    cmd.args(["--env", kv]);
                 }
                 cmd.args([&self.container, "--", "sh", "-c", script])
             }
@@ -1201,6 +1779,331 @@ fn base_images(dockerfile: &str) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// cloudbuild.yaml: what the build step builds and what the deploy step passes
+// ---------------------------------------------------------------------------------------------
+
+/// The parts of the generated cloudbuild.yaml the harness reproduces, substitutions applied.
+#[derive(Clone, Debug, PartialEq)]
+struct Deploy {
+    /// The build step's context, relative to the folder `gcloud builds submit` runs in.
+    context: String,
+    /// The build step's `-f`/`--file`, relative to that folder, when it names one.
+    dockerfile: Option<String>,
+    service: String,
+    region: String,
+    /// `--update-env-vars` / `--set-env-vars`.
+    env: Vec<(String, String)>,
+    /// `--update-secrets` / `--set-secrets`: the variable and `secret:version`.
+    secrets: Vec<(String, String)>,
+}
+
+/// YAML to JSON with PyYAML, the parser setup.sh installs next to uv: a hand-made parser
+/// for a subset of YAML would read some valid file differently from Cloud Build.
+const YAML_TO_JSON: &str = "import json, sys, yaml\n\
+                            with open(sys.argv[1], encoding='utf-8') as f:\n    \
+                            json.dump(yaml.safe_load(f), sys.stdout)\n";
+
+fn read_cloudbuild(path: &Path) -> Result<Deploy, String> {
+    let python = tools_bin()?.join("python");
+    let out = run_ok(Command::new(&python).args(["-c", YAML_TO_JSON]).arg(path))
+        .map_err(|e| format!("parse {} as YAML: {e}", path.display()))?;
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("read PyYAML's JSON for {}: {e}", path.display()))?;
+    parse_cloudbuild(&doc).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parse_cloudbuild(doc: &Value) -> Result<Deploy, String> {
+    let vars = substitutions(doc)?;
+    let steps = doc["steps"].as_array().ok_or("no `steps:` list")?;
+    let raw_args = |step: &Value| -> Vec<String> {
+        step["args"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let args_of = |step: &Value| -> Result<Vec<String>, String> {
+        raw_args(step)
+            .iter()
+            .map(|a| substitute(a, &vars))
+            .collect()
+    };
+
+    // The build step: a docker builder running `build ... CONTEXT`.
+    let build = steps
+        .iter()
+        .find(|s| {
+            s["name"].as_str().is_some_and(|n| n.contains("docker"))
+                && raw_args(s).first().is_some_and(|a| a == "build")
+        })
+        .ok_or("no step runs `docker build` (a docker builder with args starting with `build`)")?;
+    let build_args = args_of(build)?;
+    let context = build_args
+        .last()
+        .filter(|a| !a.starts_with('-') && build_args.len() > 1)
+        .ok_or_else(|| format!("the build step's last arg is not a context: {build_args:?}"))?
+        .clone();
+    let mut dockerfile = None;
+    for (i, arg) in build_args.iter().enumerate() {
+        if let Some(file) = arg
+            .strip_prefix("--file=")
+            .or_else(|| arg.strip_prefix("-f="))
+        {
+            dockerfile = Some(file.to_string());
+        } else if arg == "-f" || arg == "--file" {
+            dockerfile = build_args.get(i + 1).cloned();
+        }
+    }
+
+    // The deploy step: `gcloud run deploy SERVICE --flag=value ...`.
+    let deploy = steps
+        .iter()
+        .find(|s| {
+            raw_args(s)
+                .windows(2)
+                .any(|w| w[0] == "run" && w[1] == "deploy")
+        })
+        .ok_or("no step runs `gcloud run deploy` with its arguments as a list")?;
+    let args = args_of(deploy)?;
+    let at = args.iter().position(|a| a == "deploy").unwrap_or_default();
+    let service = args
+        .get(at + 1)
+        .filter(|a| !a.starts_with('-'))
+        .ok_or("`gcloud run deploy` names no service")?
+        .clone();
+    let mut region = None;
+    let mut env = Vec::new();
+    let mut secrets = Vec::new();
+    let mut i = at + 2;
+    while i < args.len() {
+        let (flag, inline) = match args[i].split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
+            _ => (args[i].as_str(), None),
+        };
+        let takes_value = matches!(
+            flag,
+            "--region"
+                | "--update-env-vars"
+                | "--set-env-vars"
+                | "--update-secrets"
+                | "--set-secrets"
+        );
+        let value = match (inline, takes_value) {
+            (Some(v), _) => v,
+            (None, true) => {
+                i += 1;
+                args.get(i)
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} has no value"))?
+            }
+            (None, false) => String::new(),
+        };
+        match flag {
+            "--region" => region = Some(value),
+            "--update-env-vars" | "--set-env-vars" => env.extend(gcloud_dict(&value)?),
+            "--update-secrets" | "--set-secrets" => {
+                for (name, secret) in gcloud_dict(&value)? {
+                    if name.starts_with('/') {
+                        return Err(format!(
+                            "the deploy mounts the secret {secret} as the file {name}; the harness only gives secrets as environment variables"
+                        ));
+                    }
+                    secrets.push((name, secret));
+                }
+            }
+            "--env-vars-file" => {
+                return Err("the deploy reads --env-vars-file, which the harness does not".into())
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(Deploy {
+        context,
+        dockerfile,
+        service,
+        region: region.ok_or("`gcloud run deploy` has no --region")?,
+        env,
+        secrets,
+    })
+}
+
+/// Cloud Build's built-in substitutions as a manual `gcloud builds submit` has them, then the
+/// file's `substitutions:`, expanded in terms of each other under `dynamicSubstitutions`.
+fn substitutions(doc: &Value) -> Result<Vec<(String, String)>, String> {
+    let mut vars: Vec<(String, String)> = [
+        ("PROJECT_ID", PROJECT_ID),
+        ("PROJECT_NUMBER", PROJECT_NUMBER),
+        ("BUILD_ID", BUILD_ID),
+        ("LOCATION", "global"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let user: Vec<(String, String)> = doc["substitutions"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some((bad, _)) = user.iter().find(|(k, _)| !k.starts_with('_')) {
+        return Err(format!(
+            "the substitution {bad} does not start with `_`, which Cloud Build requires"
+        ));
+    }
+    vars.extend(user);
+    if doc["options"]["dynamicSubstitutions"] == Value::Bool(true) {
+        for _pass in 0..8 {
+            let before = vars.clone();
+            for (_, value) in &mut vars {
+                *value = substitute(value, &before)?;
+            }
+            if vars == before {
+                break;
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// `$NAME`, `${NAME}` and `$$` as Cloud Build expands them; an unknown name is an error, as it
+/// is for Cloud Build.
+fn substitute(text: &str, vars: &[(String, String)]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        }
+        let (name, tail) = match after.strip_prefix('{') {
+            Some(inner) => {
+                let end = inner
+                    .find('}')
+                    .ok_or_else(|| format!("an unclosed `${{` in {text:?}"))?;
+                (&inner[..end], &inner[end + 1..])
+            }
+            None => {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                after.split_at(end)
+            }
+        };
+        let value = vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| {
+                format!(
+                    "{text:?} uses `${name}`, which is neither built in nor in `substitutions:`"
+                )
+            })?;
+        out.push_str(value);
+        rest = tail;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// gcloud's `KEY=VALUE,KEY=VALUE` flag value, with its `^DELIM^` form for values with commas.
+fn gcloud_dict(value: &str) -> Result<Vec<(String, String)>, String> {
+    let (delimiter, body) = match value.strip_prefix('^').and_then(|r| r.split_once('^')) {
+        Some((d, body)) if !d.is_empty() => (d, body),
+        _ => (",", value),
+    };
+    body.split(delimiter)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("{item:?} in {value:?} is not KEY=VALUE"))
+        })
+        .collect()
+}
+
+/// The test value for a secret the deploy passes: a random secret key, which must then be
+/// nowhere in the image; a database URL the settings can open; anything else a marker.
+fn secret_test_value(name: &str, secret_key: &str) -> String {
+    let name = name.to_ascii_uppercase();
+    if name.contains("SECRET_KEY") {
+        secret_key.to_string()
+    } else if name.contains("DATABASE_URL") || name == "DB_URL" || name.ends_with("_DB_URL") {
+        DATABASE_URL_VALUE.to_string()
+    } else {
+        OTHER_SECRET_VALUE.to_string()
+    }
+}
+
+fn random_secret() -> String {
+    let mut bytes = [0u8; 24];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("read /dev/urandom");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("e2e-secret-{hex}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools setup.sh installs
+// ---------------------------------------------------------------------------------------------
+
+/// The folder setup.sh caches the stand-in and the tools in.
+fn e2e_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DJRUN_E2E_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/djrun-e2e")
+}
+
+/// The bin folder of setup.sh's tools venv: uv (pinned) and a Python with PyYAML.
+fn tools_bin() -> Result<PathBuf, String> {
+    let bin = e2e_cache_dir().join("tools").join("bin");
+    for tool in ["uv", "python"] {
+        if !bin.join(tool).is_file() {
+            return Err(format!("{} has no {tool}; {SETUP_HINT}", bin.display()));
+        }
+    }
+    Ok(bin)
+}
+
+/// A relative path from cloudbuild.yaml without its `.` parts (`.` itself becomes empty).
+fn relative(path: &str) -> PathBuf {
+    Path::new(path)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// `base` joined with `rel`, and `base` itself (no trailing `/`) when `rel` is empty.
+fn under(base: &Path, rel: &Path) -> PathBuf {
+    if rel.as_os_str().is_empty() {
+        base.to_path_buf()
+    } else {
+        base.join(rel)
+    }
+}
+
+/// PATH with `dir` first.
+fn path_with(dir: &Path) -> OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&path));
+    std::env::join_paths(dirs).expect("PATH entries without ':'")
+}
+
+// ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
@@ -1354,4 +2257,85 @@ fn http_response_headers_are_case_insensitive() {
     };
     assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(r.header("x-missing"), None);
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn cloudbuild_deploy_is_read_with_substitutions() {
+    let doc = serde_json::json!({
+        "steps": [
+            {"name": "gcr.io/cloud-builders/docker",
+             "args": ["build", "--tag", "${_IMAGE}:$BUILD_ID", "-f", "backend/Dockerfile.prod", "backend"]},
+            {"name": "gcr.io/cloud-builders/docker", "args": ["push", "${_IMAGE}:$BUILD_ID"]},
+            {"name": "gcr.io/google.com/cloudsdktool/google-cloud-cli:stable",
+             "entrypoint": "gcloud",
+             "args": ["run", "deploy", "${_SERVICE}", "--image=${_IMAGE}:$BUILD_ID",
+                      "--region", "${_REGION}",
+                      "--update-env-vars=URLS=https://${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app,PRICE=$$5",
+                      "--update-secrets=DJANGO_SECRET_KEY=${_KEY}:latest,DATABASE_URL=db-url:3",
+                      "--set-env-vars=^@^LIST=a,b@EMPTY=", "--quiet"]}
+        ],
+        "substitutions": {
+            "_REGION": "europe-west1", "_SERVICE": "shop", "_KEY": "shop-key",
+            "_IMAGE": "${_REGION}-docker.pkg.dev/${PROJECT_ID}/repo/${_SERVICE}"
+        },
+        "options": {"dynamicSubstitutions": true}
+    });
+    let deploy = parse_cloudbuild(&doc).expect("parses");
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        deploy,
+        Deploy {
+            context: "backend".to_string(),
+            dockerfile: Some("backend/Dockerfile.prod".to_string()),
+            service: "shop".to_string(),
+            region: "europe-west1".to_string(),
+            env: pairs(&[
+                ("URLS", "https://shop-123456789012.europe-west1.run.app"),
+                ("PRICE", "$5"),
+                ("LIST", "a,b"),
+                ("EMPTY", ""),
+            ]),
+            secrets: pairs(&[
+                ("DJANGO_SECRET_KEY", "shop-key:latest"),
+                ("DATABASE_URL", "db-url:3")
+            ]),
+        }
+    );
+    let vars = substitutions(&doc).unwrap();
+    assert_eq!(
+        substitute("${_IMAGE}:$BUILD_ID", &vars).unwrap(),
+        "europe-west1-docker.pkg.dev/demo-project-123/repo/shop:e2e-build-0001"
+    );
+    let err = substitute("$COMMIT_SHA", &vars).unwrap_err();
+    assert!(err.contains("COMMIT_SHA"), "{err}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn secrets_get_test_values_by_kind() {
+    assert_eq!(secret_test_value("DJANGO_SECRET_KEY", "k"), "k");
+    assert_eq!(secret_test_value("DATABASE_URL", "k"), DATABASE_URL_VALUE);
+    assert_eq!(
+        secret_test_value("DJANGO_ADMIN_URL", "k"),
+        OTHER_SECRET_VALUE
+    );
+    let a = random_secret();
+    assert_ne!(a, random_secret());
+    assert!(a.len() > 40, "{a}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn intermediate_image_ids_are_read_from_build_output() {
+    let buildah = "[1/2] STEP 2/3: RUN python -m venv /venv\n--> 461b6dc6a30\n\
+                   [2/2] COMMIT localhost/smoke:test\n--> 9f14bf1d938\n\
+                   Successfully tagged localhost/smoke:test\n";
+    assert_eq!(intermediate_ids(buildah), ["461b6dc6a30", "9f14bf1d938"]);
+    let docker = "Step 2/3 : RUN true\n ---> Running in 0a1b2c3d4e5f\n ---> 3c4d5e6f7a8b\n";
+    assert_eq!(intermediate_ids(docker), ["3c4d5e6f7a8b"]);
 }

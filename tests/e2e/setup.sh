@@ -2,21 +2,37 @@
 # Prepare a machine without a Docker daemon for djrun's end-to-end tier (tests/e2e.rs).
 #
 # - installs buildah, podman and debootstrap when missing (apt, needs root);
-# - builds a Debian trixie root with Python 3.13 once, cached under
-#   ${DJRUN_E2E_CACHE:-$HOME/.cache/djrun-e2e}/rootfs-trixie;
+# - builds a Debian trixie root with Python 3.13 and its headers once, cached under
+#   ${DJRUN_E2E_CACHE:-$HOME/.cache/djrun-e2e}/rootfs-<suite>-<revision>-<package hash>;
 # - imports it into buildah's vfs storage as docker.io/library/python:3.13-slim, a
-#   stand-in for the official image (no registry is reachable here).
+#   stand-in for the official image (no registry is reachable here), labelled with the
+#   rootfs's name so that a changed stand-in replaces an older one;
+# - installs the host-side tools the tier runs into a venv under the same cache folder:
+#   uv (djrun runs `uv lock` when uv is on PATH) and PyYAML (the harness reads the generated
+#   cloudbuild.yaml with a real YAML parser).
 #
 # Idempotent: a second run only checks. Needs no Docker daemon.
 # Run the tier afterwards with: cargo test --test e2e -- --ignored --test-threads=1
 set -euo pipefail
 
 CACHE_DIR="${DJRUN_E2E_CACHE:-${HOME:-/root}/.cache/djrun-e2e}"
-ROOTFS="$CACHE_DIR/rootfs-trixie"
-MARKER="$ROOTFS/.djrun-e2e-complete"
 BASE_IMAGE="docker.io/library/python:3.13-slim"
 SUITE="trixie"
-PACKAGES="python3,python3-pip,python3-venv,ca-certificates"
+MIRROR="http://deb.debian.org/debian"
+# python3-dev: the official image has Python's headers, so C extensions (psycopg[c]) compile.
+# No python3-pip: it brings Debian's packaging and wheel into the system site-packages, where
+# pip cannot upgrade them (no RECORD file), and the official image has only pip there. pip
+# comes from the wheel python3-venv ships instead (step 4).
+PACKAGES="python3,python3-venv,python3-dev,ca-certificates"
+# Bump when the stand-in changes in a way the package list does not show.
+STANDIN_REV=3
+STANDIN_ID="$SUITE-r$STANDIN_REV-$(printf '%s' "$PACKAGES" | sha256sum | cut -c1-12)"
+ROOTFS="$CACHE_DIR/rootfs-$STANDIN_ID"
+MARKER="$ROOTFS/.djrun-e2e-complete"
+LABEL="djrun.e2e.standin"
+TOOLS="$CACHE_DIR/tools"
+UV_VERSION="0.13.9"
+PYYAML_VERSION="6.0.3"
 BUILDAH=(buildah --storage-driver vfs)
 
 log() { printf 'e2e-setup: %s\n' "$*" >&2; }
@@ -46,13 +62,34 @@ else
     log "buildah, podman and debootstrap are installed"
 fi
 
-# 2. The stand-in base image is already in vfs storage: nothing else to do.
-if "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
-    log "$BASE_IMAGE is already in buildah vfs storage; done"
+# 2. Host-side tools in a venv of their own, pinned.
+tools_ok() {
+    [ -x "$TOOLS/bin/uv" ] \
+        && [ "$("$TOOLS/bin/uv" --version 2>/dev/null | awk '{print $2}')" = "$UV_VERSION" ] \
+        && "$TOOLS/bin/python" -c "import yaml, sys; sys.exit(yaml.__version__ != '$PYYAML_VERSION')" 2>/dev/null
+}
+if tools_ok; then
+    log "uv $UV_VERSION and PyYAML $PYYAML_VERSION are in $TOOLS"
+else
+    log "installing uv==$UV_VERSION and PyYAML==$PYYAML_VERSION into $TOOLS"
+    mkdir -p "$CACHE_DIR"
+    [ -x "$TOOLS/bin/python" ] || python3 -m venv "$TOOLS" >&2
+    "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "uv==$UV_VERSION" "PyYAML==$PYYAML_VERSION" >&2
+    tools_ok || { log "the tools in $TOOLS do not work after installing them"; exit 1; }
+fi
+
+# 3. The stand-in base image is already in vfs storage, made from this rootfs recipe: done.
+current_label() {
+    "${BUILDAH[@]}" inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL\"}}" \
+        "$BASE_IMAGE" 2>/dev/null || true
+}
+if [ "$(current_label)" = "$STANDIN_ID" ]; then
+    log "$BASE_IMAGE ($STANDIN_ID) is already in buildah vfs storage; done"
     exit 0
 fi
 
-# 3. Debian root with Python, cached between runs.
+# 4. Debian root with Python, cached between runs.
 if [ -f "$MARKER" ]; then
     log "reusing cached rootfs $ROOTFS"
 else
@@ -61,25 +98,65 @@ else
         rm -rf "$ROOTFS"
     fi
     mkdir -p "$CACHE_DIR"
-    log "debootstrap $SUITE into $ROOTFS (about a minute)"
-    debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOTFS" >&2
+    log "debootstrap $SUITE into $ROOTFS (a few minutes)"
+    debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" >&2
     log "making the root look like the official python image"
     # Official images let pip install into the system interpreter.
     rm -f "$ROOTFS"/usr/lib/python3*/EXTERNALLY-MANAGED
-    # Official images have a 'python' command.
+    # Official images have `python` and keep the interpreter and pip in /usr/local/bin
+    # (generated Dockerfiles may name /usr/local/bin/python, e.g. as UV_PYTHON).
     ln -sf python3 "$ROOTFS/usr/bin/python"
-    # pip inside the build trusts whatever the host trusts (proxies with their own CA).
+    py_minor=$(chroot "$ROOTFS" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    for name in "python$py_minor" python3 python; do
+        [ -e "$ROOTFS/usr/local/bin/$name" ] || ln -s "/usr/bin/python$py_minor" "$ROOTFS/usr/local/bin/$name"
+    done
+    # pip alone in the system site-packages, with its RECORD, installed by pip from its own
+    # wheel: into /usr/local (Debian's default scheme), scripts in /usr/local/bin.
+    pip_wheel=$(cd "$ROOTFS" && ls usr/share/python-wheels/pip-*.whl | head -n 1)
+    chroot "$ROOTFS" env PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        python3 "/$pip_wheel/pip" install --no-index --root-user-action=ignore "/$pip_wheel" >&2
+    chroot "$ROOTFS" pip --version >&2
+    # apt sources as the official image has them, so a Dockerfile can apt-get install
+    # build tools and runtime libraries.
+    rm -f "$ROOTFS/etc/apt/sources.list"
+    cat >"$ROOTFS/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $MIRROR
+Suites: $SUITE $SUITE-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: $SUITE-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    # pip and apt inside the build trust whatever the host trusts (proxies with their own
+    # CA), also after a package's postinst regenerates the bundle.
     if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+        cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/usr/local/share/ca-certificates/djrun-e2e-host.crt"
         cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
     fi
     # Keep the image small: apt lists and caches are not needed.
     rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/*
     chroot "$ROOTFS" python3 --version >&2
-    touch "$MARKER"
+    # C extensions compile against these headers, as in the official image.
+    chroot "$ROOTFS" python3 -c 'import os, sysconfig; p = sysconfig.get_paths()["include"]; assert os.path.isfile(os.path.join(p, "Python.h")), p; print("Python.h in " + p)' >&2
+    # The official slim image has no compiler; the tier checks that the final image has none.
+    if chroot "$ROOTFS" sh -c 'command -v gcc || command -v cc' >/dev/null 2>&1; then
+        log "the stand-in root has a C compiler, unlike python:*-slim; check PACKAGES"
+        exit 1
+    fi
+    printf '%s\n' "$PACKAGES" >"$MARKER"
     log "rootfs complete"
 fi
 
-# 4. Import into buildah's vfs storage under the name the Dockerfile's FROM uses.
+# 5. Import into buildah's vfs storage under the name the Dockerfile's FROM uses.
+# SSL_CERT_FILE names the system bundle (with the host's CAs, see above) for tools that do not
+# read the system store by default, such as uv: where a proxy re-signs TLS, as on some CI and
+# sandbox machines, uv would otherwise reject PyPI. Cloud Build needs no such thing.
+old_id=$("${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE" 2>/dev/null || true)
 log "importing $ROOTFS as $BASE_IMAGE"
 ctr=$("${BUILDAH[@]}" from scratch)
 cleanup() { "${BUILDAH[@]}" rm "$ctr" >/dev/null 2>&1 || true; }
@@ -90,8 +167,23 @@ tar -C "$ROOTFS" --exclude=./.djrun-e2e-complete -cf - . | tar -C "$mnt" -xpf -
 "${BUILDAH[@]}" config \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env LANG=C.UTF-8 \
+    --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    --label "$LABEL=$STANDIN_ID" \
     --cmd python3 \
     "$ctr"
 "${BUILDAH[@]}" commit --quiet "$ctr" "$BASE_IMAGE" >/dev/null
 log "imported $BASE_IMAGE:"
 "${BUILDAH[@]}" images "$BASE_IMAGE" >&2
+
+# 6. What the older stand-in left: its image (unless something still uses it) and its rootfs.
+if [ -n "$old_id" ]; then
+    "${BUILDAH[@]}" rmi "$old_id" >/dev/null 2>&1 \
+        && log "removed the previous stand-in image ${old_id:0:12}" \
+        || log "kept the previous stand-in image ${old_id:0:12} (images or containers use it)"
+fi
+for stale in "$CACHE_DIR"/rootfs-*; do
+    if [ -d "$stale" ] && [ "$stale" != "$ROOTFS" ]; then
+        log "removing the previous stand-in rootfs $stale"
+        rm -rf "$stale"
+    fi
+done
