@@ -216,12 +216,12 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// files already replaced get their old contents back and new files are removed.
 pub fn write_all(root: &Path, plan: &Plan) -> Result<()> {
     WRITING.store(true, Ordering::SeqCst);
-    let result = write_all_inner(root, plan);
+    let result = write_all_inner(root, plan, &INTERRUPTED);
     WRITING.store(false, Ordering::SeqCst);
     result
 }
 
-fn write_all_inner(root: &Path, plan: &Plan) -> Result<()> {
+fn write_all_inner(root: &Path, plan: &Plan, interrupted_flag: &AtomicBool) -> Result<()> {
     // Prepare every temporary file first: this checks every target folder is writable
     // before any target is touched.
     let mut staged = Vec::new();
@@ -242,7 +242,7 @@ fn write_all_inner(root: &Path, plan: &Plan) -> Result<()> {
         let temp = stage(root, &target, change)?;
         staged.push((change, target, temp));
     }
-    if INTERRUPTED.load(Ordering::SeqCst) {
+    if interrupted_flag.load(Ordering::SeqCst) {
         return Err(interrupted());
     }
     let mut replaced: Vec<Replaced> = Vec::new();
@@ -489,6 +489,30 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with(".djrun-"))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    #[test]
+    fn an_interrupt_before_the_renames_changes_nothing_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "old").unwrap();
+        let mut plan = Plan::default();
+        plan.push(change("a.txt", Some("old"), "new", Owner::User));
+        plan.push(change("b.txt", None, "created", Owner::Generated));
+        let flag = AtomicBool::new(true);
+        let err = write_all_inner(dir.path(), &plan, &flag).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "interrupted before writing; nothing was changed"
+        );
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["a.txt"]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+            "old"
+        );
     }
 
     #[test]
