@@ -66,18 +66,7 @@ impl ConfigFile {
     }
 
     fn parse(&self) -> Result<DocumentMut> {
-        let text = self.text.as_deref().unwrap_or("");
-        text.parse::<DocumentMut>().map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-                .unwrap_or(1);
-            let reason = e.message().trim().to_string();
-            Error::input_hint(
-                format!("`{}` line {line} is not valid TOML: {reason}", self.path),
-                format!("fix `{}` and run djrun again", self.path),
-            )
-        })
+        crate::text::parse_toml(self.text.as_deref().unwrap_or(""), &self.path)
     }
 
     fn table<'a>(&self, doc: &'a DocumentMut) -> Option<&'a Table> {

@@ -88,6 +88,23 @@ pub fn read_python(path: &Path, shown: &str) -> Result<(String, Encoding)> {
     }
 }
 
+/// Parse a TOML document, naming the file and line of a syntax error.
+pub fn parse_toml(text: &str, file: &str) -> Result<toml_edit::DocumentMut> {
+    text.parse::<toml_edit::DocumentMut>().map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        Error::input_hint(
+            format!(
+                "`{file}` line {line} is not valid TOML: {}",
+                e.message().trim()
+            ),
+            format!("fix `{file}` and run djrun again"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

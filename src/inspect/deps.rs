@@ -3,11 +3,12 @@
 
 use super::read_text;
 use crate::patch::requirements::{normalize_name, IncludeKind, Requirements};
+use crate::text::parse_toml;
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::Path;
-use toml_edit::{DocumentMut, Item};
+use toml_edit::Item;
 
 /// A dependency manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -199,22 +200,6 @@ fn shown(prefix: &str, rel: &str) -> String {
     } else {
         format!("{prefix}/{rel}")
     }
-}
-
-fn parse_toml(text: &str, file: &str) -> Result<DocumentMut> {
-    text.parse::<DocumentMut>().map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(1);
-        Error::input_hint(
-            format!(
-                "`{file}` line {line} is not valid TOML: {}",
-                e.message().trim()
-            ),
-            format!("fix `{file}` and run djrun again"),
-        )
-    })
 }
 
 /// Names of the packages a lock file holds (`[[package]] name = ...` in uv, Poetry and PDM

@@ -4,7 +4,7 @@
 use crate::inspect::deps::{parse_requirement, Manifest};
 use crate::patch::requirements::normalize_name;
 use crate::{Error, Result};
-use toml_edit::{Array, DocumentMut, Item, Table, Value};
+use toml_edit::{Array, Item, Table, Value};
 
 /// A dependency to add: its name and a PEP 440 version bound (`>=23.0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,22 +13,6 @@ pub struct Wanted<'a> {
     pub name: &'a str,
     /// The version bound.
     pub bound: &'a str,
-}
-
-fn parse(file: &str, text: &str) -> Result<DocumentMut> {
-    text.parse::<DocumentMut>().map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(1);
-        Error::input_hint(
-            format!(
-                "`{file}` line {line} is not valid TOML: {}",
-                e.message().trim()
-            ),
-            format!("fix `{file}` and run djrun again"),
-        )
-    })
 }
 
 fn malformed(file: &str, what: &str) -> Error {
@@ -41,7 +25,7 @@ fn malformed(file: &str, what: &str) -> Error {
 /// Return `text` with every absent `wanted` dependency added to the manifest's dependency
 /// list. Unchanged text when nothing is absent.
 pub fn add_missing(kind: Manifest, file: &str, text: &str, wanted: &[Wanted]) -> Result<String> {
-    let mut doc = parse(file, text)?;
+    let mut doc = crate::text::parse_toml(text, file)?;
     let mut changed = false;
     match kind {
         Manifest::Pep621 => {
