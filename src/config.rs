@@ -38,13 +38,7 @@ impl ConfigFile {
     /// Where to read and write the saved choices for the project in `project_dir`.
     /// `prefix` is the project folder relative to the root (`.` for the root).
     pub fn locate(project_dir: &Path, prefix: &str) -> Result<ConfigFile> {
-        let shown = |name: &str| {
-            if prefix == "." {
-                name.to_string()
-            } else {
-                format!("{prefix}/{name}")
-            }
-        };
+        let shown = |name: &str| crate::inspect::layout::under(prefix, name);
         for (name, pyproject) in [("pyproject.toml", true), ("djrun.toml", false)] {
             let path = project_dir.join(name);
             if path.is_file() {

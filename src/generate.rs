@@ -187,7 +187,7 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
             storages,
         },
         collectstatic,
-        whitenoise_dependency: whitenoise && !facts.has_whitenoise_dependency,
+        whitenoise_dependency: whitenoise && !facts.deps.has("whitenoise"),
     }
 }
 
@@ -315,11 +315,7 @@ fn gunicorn_target(dotted: &str) -> String {
 
 /// Path of a file in the project folder, relative to the root.
 fn in_project(facts: &ProjectFacts, name: &str) -> String {
-    if facts.project_root == "." {
-        name.to_string()
-    } else {
-        format!("{}/{name}", facts.project_root)
-    }
+    layout::under(&facts.project_root, name)
 }
 
 fn current(facts: &ProjectFacts, rel: &str) -> Result<Option<String>> {

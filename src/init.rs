@@ -566,11 +566,7 @@ pub fn next_steps(facts: &ProjectFacts, options: &Options) -> String {
     let p = &options.project;
     let r = &options.region;
     let s = &options.service;
-    let context = if facts.project_root == "." {
-        "."
-    } else {
-        facts.project_root.as_str()
-    };
+    let context = &facts.project_root;
     let text = format!(
         "\nNext steps:\n\
          1. Enable the APIs the deployment uses (once per project):\n\

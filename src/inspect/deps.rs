@@ -1,6 +1,7 @@
 //! Dependencies: which manager the project uses, which files hold its production
 //! dependencies, what they contain, and whether the lock file knows about them.
 
+use super::layout::under as shown;
 use super::read_text;
 use crate::patch::requirements::{normalize_name, IncludeKind, Requirements};
 use crate::text::parse_toml;
@@ -191,14 +192,6 @@ fn normalize_constraint(spec: &str) -> String {
         format!("=={spec}")
     } else {
         spec.to_string()
-    }
-}
-
-fn shown(prefix: &str, rel: &str) -> String {
-    if prefix == "." {
-        rel.to_string()
-    } else {
-        format!("{prefix}/{rel}")
     }
 }
 

@@ -306,6 +306,16 @@ pub fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
+/// `rel`, a path inside the project folder `project_root` (itself relative to the root,
+/// `.` for the root), as a path relative to the root: what messages and plans show.
+pub fn under(project_root: &str, rel: &str) -> String {
+    if project_root == "." {
+        rel.to_string()
+    } else {
+        format!("{project_root}/{rel}")
+    }
+}
+
 /// Join a `/`-separated relative path onto `root` (`.` means the root).
 pub fn join(root: &Path, rel: &str) -> PathBuf {
     let mut path = root.to_path_buf();

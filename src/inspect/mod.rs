@@ -57,9 +57,6 @@ pub struct ProjectFacts {
     pub dependency_files: Vec<String>,
     /// Whether gunicorn is already a dependency.
     pub has_gunicorn: bool,
-    /// Whether WhiteNoise is already a dependency.
-    #[serde(skip)]
-    pub has_whitenoise_dependency: bool,
     /// Where `ALLOWED_HOSTS` is set.
     pub allowed_hosts: Option<Location>,
     /// Whether `STATIC_ROOT` is set.
@@ -89,13 +86,7 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
         None => layout::find_project_dir(root)?,
     };
     let project = layout::join(root, &project_root);
-    let rel = |name: &str| -> String {
-        if project_root == "." {
-            name.to_string()
-        } else {
-            format!("{project_root}/{name}")
-        }
-    };
+    let rel = |name: &str| layout::under(&project_root, name);
 
     let manage_text = read_text(&project.join("manage.py"), &rel("manage.py"))?;
     let manage = PyModule::parse(&rel("manage.py"), &manage_text)?;
@@ -169,8 +160,13 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
     if let Some(production) = settings::production_module(&project, &settings_module) {
         settings_module = production;
     }
-    let located = settings::locate(&project, &settings_module).unwrap_or(first);
-    let facts = settings::read(&project, &project_root, &located)?;
+    // Read the settings again only when the container runs another module than manage.py's.
+    let facts = match settings::locate(&project, &settings_module) {
+        Some(located) if located.path != first.path => {
+            settings::read(&project, &project_root, &located)?
+        }
+        _ => first_facts,
+    };
 
     // Dependencies.
     let deps = deps::detect(&project, &project_root)?;
@@ -189,7 +185,6 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
         dependency_manager: deps.manager.name().to_string(),
         dependency_files: deps.files.iter().map(|f| rel(f)).collect(),
         has_gunicorn: deps.has("gunicorn"),
-        has_whitenoise_dependency: deps.has("whitenoise"),
         allowed_hosts: facts.allowed_hosts.clone(),
         static_root: facts.static_root,
         whitenoise: facts.whitenoise_middleware,
@@ -233,13 +228,7 @@ fn python_version(
     django: Option<&str>,
 ) -> Result<Detected> {
     use python_version::Constraint;
-    let shown = |name: &str| {
-        if project_root == "." {
-            name.to_string()
-        } else {
-            format!("{project_root}/{name}")
-        }
-    };
+    let shown = |name: &str| layout::under(project_root, name);
     let mut constraints = Vec::new();
     type Reader = fn(&str) -> Option<String>;
     let files: [(&str, Reader); 2] = [

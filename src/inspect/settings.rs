@@ -298,12 +298,7 @@ pub fn is_env_name(name: &str) -> bool {
 }
 
 fn shown_path(project: &Path, project_root: &str, path: &Path) -> String {
-    let rel = layout::relative(project, path);
-    if project_root == "." {
-        rel
-    } else {
-        format!("{project_root}/{rel}")
-    }
+    layout::under(project_root, &layout::relative(project, path))
 }
 
 #[cfg(test)]
