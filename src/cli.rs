@@ -64,6 +64,26 @@ pub struct InitArgs {
     /// Allow editing files that have uncommitted changes.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// The database: cloudsql-postgres, cloudsql-mysql, url (an external database whose
+    /// DATABASE_URL lives in Secret Manager) or none (keep what the settings say).
+    #[arg(long, value_name = "KIND")]
+    pub database: Option<String>,
+    /// The Cloud SQL instance, NAME or PROJECT:REGION:NAME (else `<service>-db`).
+    #[arg(long, value_name = "NAME")]
+    pub sql_instance: Option<String>,
+    /// Where uploaded files go: gcs (a Cloud Storage bucket) or none (gcs by default when
+    /// the project stores uploads).
+    #[arg(long, value_name = "KIND")]
+    pub media: Option<String>,
+    /// The media bucket (else `<project>-<service>-media`).
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// Let anyone read uploaded files through plain URLs (else private, with signed URLs).
+    #[arg(long, conflicts_with = "private_media")]
+    pub public_media: bool,
+    /// Keep uploaded files private, served through signed URLs (the default).
+    #[arg(long)]
+    pub private_media: bool,
 }
 
 /// `djrun inspect`.

@@ -64,6 +64,17 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
                 check: args.check,
                 force: args.force,
                 allow_dirty: args.allow_dirty,
+                database: args.database,
+                sql_instance: args.sql_instance,
+                media: args.media,
+                bucket: args.bucket,
+                public_media: if args.public_media {
+                    Some(true)
+                } else if args.private_media {
+                    Some(false)
+                } else {
+                    None
+                },
                 color: color && std::io::stdout().is_terminal(),
                 interactive,
             };

@@ -1024,19 +1024,38 @@ mod toml {
             ])
         };
         (
-            value(),
-            value(),
-            value(),
-            value(),
-            prop::option::of(any::<bool>()),
+            (
+                value(),
+                value(),
+                value(),
+                value(),
+                prop::option::of(any::<bool>()),
+            ),
+            (
+                value(),
+                value(),
+                value(),
+                value(),
+                prop::option::of(any::<bool>()),
+            ),
         )
-            .prop_map(|(project, region, service, python, public)| Saved {
-                project,
-                region,
-                service,
-                python,
-                public,
-            })
+            .prop_map(
+                |(
+                    (project, region, service, python, public),
+                    (database, sql_instance, media, bucket, public_media),
+                )| Saved {
+                    project,
+                    region,
+                    service,
+                    python,
+                    public,
+                    database,
+                    sql_instance,
+                    media,
+                    bucket,
+                    public_media,
+                },
+            )
     }
 
     /// A `djrun.toml` as a person might have edited it: comments, quoting, other keys.

@@ -3,6 +3,7 @@
 pub mod deps;
 pub mod envvars;
 pub mod layout;
+pub mod media;
 pub mod python_version;
 pub mod settings;
 
@@ -65,6 +66,14 @@ pub struct ProjectFacts {
     pub whitenoise: bool,
     /// `sqlite`, `postgres`, `mysql`, `env` or `unknown`.
     pub database: String,
+    /// The `ENGINE` the settings name for the default database, when they name one.
+    pub database_engine: Option<String>,
+    /// The environment variable the settings already read a database URL from.
+    pub database_url_env: Option<String>,
+    /// The first model field that stores uploaded files (`FileField`, `ImageField`).
+    pub upload_field: Option<Location>,
+    /// Where `MEDIA_ROOT` is set.
+    pub media_root: Option<Location>,
     /// Everything else read from the settings, for the planner.
     #[serde(skip)]
     pub settings: SettingsFacts,
@@ -189,6 +198,10 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
         static_root: facts.static_root,
         whitenoise: facts.whitenoise_middleware,
         database: facts.database.clone(),
+        database_engine: facts.database_engine.clone(),
+        database_url_env: facts.database_url_env.clone(),
+        upload_field: media::upload_field(&project, &project_root),
+        media_root: facts.media_root.clone(),
         settings: facts,
         deps,
     })
