@@ -182,6 +182,8 @@ struct DatabaseBlock {
     has_databases: bool,
     /// Whether Django knows `CONN_HEALTH_CHECKS` (4.1 and later).
     health_checks: bool,
+    /// Whether the database is a Cloud SQL instance.
+    cloud_sql: bool,
 }
 
 /// The media part of the settings block.
@@ -505,6 +507,7 @@ fn database_block(
             var: db.var.clone(),
             has_databases: facts.settings.databases_at.is_some(),
             health_checks: !django_before(facts.django_version.as_deref(), (4, 1)),
+            cloud_sql: db.kind.is_cloud_sql(),
         }),
         wanted,
     )

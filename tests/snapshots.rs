@@ -108,6 +108,8 @@ snapshot_tests! {
     wagtail_start => "wagtail-start",
     wagtail_style => "wagtail-style",
     whitenoise_ready => "whitenoise-ready",
+    dburl_site => "dburl-site",
+    mysql_shop => "mysql-shop",
 }
 
 #[test]
