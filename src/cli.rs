@@ -20,6 +20,10 @@ pub enum Command {
     Init(InitArgs),
     /// Show what djrun detects in the project and where each fact comes from.
     Inspect(InspectArgs),
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the manual page, or write one page per command into a folder.
+    Man(ManArgs),
 }
 
 /// `djrun init`.
@@ -98,4 +102,21 @@ pub struct InspectArgs {
     /// Print the facts as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `djrun completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `djrun man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write djrun.1 and a page per command (djrun-init.1, ...) into this folder instead of
+    /// printing djrun.1.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod deployment;
+pub mod docs;
 pub mod error;
 pub mod gcloud;
 pub mod generate;

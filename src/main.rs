@@ -104,5 +104,21 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             }
             Ok(0)
         }
+        Command::Completions(args) => {
+            djrun::docs::completions(args.shell, &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man(args) => {
+            match args.dir {
+                Some(dir) => {
+                    for path in djrun::docs::write_man_pages(&dir)? {
+                        eprintln!("wrote `{}`", path.display());
+                    }
+                }
+                None => djrun::docs::man_page(&mut std::io::stdout())
+                    .map_err(|e| djrun::Error::io("write the manual page to", "stdout", e))?,
+            }
+            Ok(0)
+        }
     }
 }
