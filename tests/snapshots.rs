@@ -108,6 +108,8 @@ snapshot_tests! {
     wagtail_start => "wagtail-start",
     wagtail_style => "wagtail-style",
     whitenoise_ready => "whitenoise-ready",
+    dotenv_settings => "dotenv-settings",
+    asgi_only => "asgi-only",
 }
 
 #[test]
