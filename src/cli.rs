@@ -99,6 +99,9 @@ pub struct InspectArgs {
     /// The folder below PATH that holds manage.py, when PATH holds several projects.
     #[arg(long, value_name = "DIR")]
     pub project_dir: Option<String>,
+    /// The settings module the container runs with (else detected).
+    #[arg(long, value_name = "MODULE")]
+    pub settings: Option<String>,
     /// Print the facts as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -96,7 +96,12 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             Ok(outcome.exit_code())
         }
         Command::Inspect(args) => {
-            let facts = djrun::inspect::inspect_in(&args.path, args.project_dir.as_deref())?;
+            let options = djrun::inspect::InspectOptions {
+                project_dir: args.project_dir.as_deref(),
+                settings: args.settings.as_deref(),
+                allow_unknown: true,
+            };
+            let facts = djrun::inspect::inspect_with(&args.path, &options)?;
             if args.json {
                 println!("{}", djrun::report::json(&facts));
             } else {

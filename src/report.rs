@@ -101,7 +101,18 @@ pub fn human(facts: &ProjectFacts) -> String {
         ("project", format!("{} (manage.py)", facts.project_root)),
         (
             "settings",
-            format!("{} ({})", facts.settings_module, facts.settings_file),
+            match facts.settings_source.as_str() {
+                "unknown" => "unknown (pass --settings MODULE)".to_string(),
+                "inferred" => format!(
+                    "{} ({}, inferred)",
+                    facts.settings_module, facts.settings_file
+                ),
+                "flag" => format!(
+                    "{} ({}, --settings)",
+                    facts.settings_module, facts.settings_file
+                ),
+                _ => format!("{} ({})", facts.settings_module, facts.settings_file),
+            },
         ),
         ("wsgi", or_none(&facts.wsgi_application)),
         ("asgi", or_none(&facts.asgi_application)),
@@ -122,11 +133,15 @@ pub fn human(facts: &ProjectFacts) -> String {
         ),
         (
             "dependencies",
-            format!(
-                "{} ({})",
-                facts.dependency_manager,
-                facts.dependency_files.join(", ")
-            ),
+            if facts.dependency_files.is_empty() {
+                "unknown (no dependency file)".to_string()
+            } else {
+                format!(
+                    "{} ({})",
+                    facts.dependency_manager,
+                    facts.dependency_files.join(", ")
+                )
+            },
         ),
         (
             "gunicorn",
@@ -234,8 +249,21 @@ pub fn human(facts: &ProjectFacts) -> String {
         ));
     }
     if facts.database == "sqlite" {
-        rows.last_mut().expect("rows").1 =
-            "sqlite (data on Cloud Run is lost when an instance stops)".to_string();
+        if let Some(row) = rows.iter_mut().find(|(k, _)| *k == "database") {
+            row.1 = "sqlite (data on Cloud Run is lost when an instance stops)".to_string();
+        }
+    }
+    if facts.settings_source == "inferred" {
+        let at = rows
+            .iter()
+            .position(|(k, _)| *k == "settings")
+            .map_or(0, |i| i + 1);
+        for (i, evidence) in facts.settings_evidence.iter().enumerate() {
+            rows.insert(at + i, ("evidence", evidence.clone()));
+        }
+    }
+    for hint in &facts.hints {
+        rows.push(("hint", hint.clone()));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()

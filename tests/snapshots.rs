@@ -110,6 +110,8 @@ snapshot_tests! {
     whitenoise_ready => "whitenoise-ready",
     dburl_site => "dburl-site",
     mysql_shop => "mysql-shop",
+    dotenv_settings => "dotenv-settings",
+    asgi_only => "asgi-only",
 }
 
 #[test]
