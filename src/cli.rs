@@ -88,6 +88,10 @@ pub struct InitArgs {
     /// Keep uploaded files private, served through signed URLs (the default).
     #[arg(long)]
     pub private_media: bool,
+    /// A custom domain the service answers on, such as www.example.com; repeat for more.
+    /// Replaces the saved list.
+    #[arg(long = "domain", value_name = "HOST")]
+    pub domains: Vec<String>,
 }
 
 /// `djrun inspect`.

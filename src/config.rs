@@ -31,6 +31,8 @@ pub struct Saved {
     pub bucket: Option<String>,
     /// `--public-media`.
     pub public_media: Option<bool>,
+    /// `--domain`, every one.
+    pub domains: Option<Vec<String>>,
 }
 
 /// Where the saved choices live.
@@ -110,7 +112,28 @@ impl ConfigFile {
                 }),
             }
         };
+        let domains = match table.get("domains") {
+            None => None,
+            Some(item) => {
+                let bad = || {
+                    Error::input_hint(
+                        format!(
+                            "`{}`: `{prefix}domains` must be a list of host names",
+                            self.path
+                        ),
+                        "write it as `domains = [\"www.example.com\"]` or remove it",
+                    )
+                };
+                let array = item.as_array().ok_or_else(bad)?;
+                let mut out = Vec::new();
+                for v in array.iter() {
+                    out.push(v.as_str().ok_or_else(bad)?.to_string());
+                }
+                Some(out)
+            }
+        };
         Ok(Saved {
+            domains,
             project: string("project")?,
             region: string("region")?,
             service: string("service")?,
@@ -195,6 +218,13 @@ impl ConfigFile {
             set("media", saved.media.as_deref().map(Value::from));
             set("bucket", saved.bucket.as_deref().map(Value::from));
             set("public-media", saved.public_media.map(Value::from));
+            set(
+                "domains",
+                saved
+                    .domains
+                    .as_ref()
+                    .map(|d| Value::Array(d.iter().map(|s| s.as_str()).collect())),
+            );
         }
         let mut after = doc.to_string();
         if let Some(text) = &self.text {
@@ -226,6 +256,9 @@ fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(a), Value::String(b)) => a.value() == b.value(),
         (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(x, y))
+        }
         _ => false,
     }
 }

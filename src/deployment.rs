@@ -395,6 +395,8 @@ pub struct Deployment {
     pub migrate_job: Option<String>,
     /// Concurrency and the instance cap.
     pub capacity: Capacity,
+    /// Custom domains the service answers on.
+    pub domains: Vec<String>,
 }
 
 /// The service's own address, as Cloud Build substitutions spell it.
@@ -405,15 +407,16 @@ impl Deployment {
     pub fn new(facts: &ProjectFacts, options: &Options) -> Result<Deployment> {
         let s = &facts.settings;
         let service = &options.service;
-        let mut env = vec![(
-            "CLOUDRUN_SERVICE_URLS".to_string(),
-            format!("https://{SERVICE_HOST}"),
-        )];
+        let hosts: Vec<String> = std::iter::once(SERVICE_HOST.to_string())
+            .chain(options.domains.iter().cloned())
+            .collect();
+        let origins: Vec<String> = hosts.iter().map(|h| format!("https://{h}")).collect();
+        let mut env = vec![("CLOUDRUN_SERVICE_URLS".to_string(), origins.join(","))];
         if let Some(var) = &s.allowed_hosts_env {
-            env.push((var.clone(), SERVICE_HOST.to_string()));
+            env.push((var.clone(), hosts.join(",")));
         }
         if let Some(var) = &s.csrf_origins_env {
-            env.push((var.clone(), format!("https://{SERVICE_HOST}")));
+            env.push((var.clone(), origins.join(",")));
         }
         env.dedup_by(|a, b| a.0 == b.0);
 
@@ -498,6 +501,7 @@ impl Deployment {
             database,
             media,
             capacity,
+            domains: options.domains.clone(),
         })
     }
 
@@ -552,13 +556,16 @@ impl Deployment {
         apis
     }
 
-    /// `--update-env-vars` / `--set-env-vars` value.
+    /// `--update-env-vars` / `--set-env-vars` value. gcloud splits it on commas, so where a
+    /// value holds one (a list of hosts) the pairs are split on `;` instead, which gcloud's
+    /// `^;^` prefix announces (`gcloud topic escaping`).
     pub fn env_flag_value(&self) -> String {
-        self.env
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        let pairs: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if self.env.iter().any(|(_, v)| v.contains(',')) {
+            format!("^;^{}", pairs.join(";"))
+        } else {
+            pairs.join(",")
+        }
     }
 
     /// `--update-secrets` / `--set-secrets` value, each pinned to its version substitution.
@@ -587,6 +594,25 @@ impl Deployment {
         }
         values
     }
+}
+
+/// Regions where Cloud Run maps a custom domain to a service itself.
+pub const DOMAIN_MAPPING_REGIONS: &[&str] = &[
+    "asia-east1",
+    "asia-northeast1",
+    "asia-southeast1",
+    "europe-north1",
+    "europe-west1",
+    "europe-west4",
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-west1",
+];
+
+/// Whether Cloud Run maps custom domains in `region`.
+pub fn domain_mapping_region(region: &str) -> bool {
+    DOMAIN_MAPPING_REGIONS.contains(&region)
 }
 
 /// The secret that holds the service's Django secret key.

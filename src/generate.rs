@@ -37,6 +37,8 @@ pub struct Options {
     pub bucket: String,
     /// Whether anyone may read the media files.
     pub public_media: bool,
+    /// Custom domains the service answers on.
+    pub domains: Vec<String>,
     /// What to store as saved choices.
     pub saved: Saved,
 }

@@ -40,6 +40,8 @@ pub struct InitRequest {
     pub force: bool,
     /// `--allow-dirty`: edit files with uncommitted changes.
     pub allow_dirty: bool,
+    /// `--domain`, each one, when given.
+    pub domains: Option<Vec<String>>,
     /// `--database`.
     pub database: Option<String>,
     /// `--sql-instance`.
@@ -93,6 +95,7 @@ fn example(flag: &str) -> &'static str {
         "--database" => "pass `--database cloudsql-postgres`, `cloudsql-mysql`, `url` (a database elsewhere) or `none` (keep the settings' own)",
         "--sql-instance" => "pass an instance name such as `--sql-instance shop-db`, or `PROJECT:REGION:NAME` for one in another project or region",
         "--media" => "pass `--media gcs` (a Cloud Storage bucket) or `--media none`",
+        "--domain" => "pass the host alone, such as `--domain www.example.com`",
         "--bucket" => "pass a bucket name of lowercase letters, digits and hyphens, such as `--bucket my-shop-media`",
         _ => "pass the Python version as X.Y, such as `--python 3.13`",
     }
@@ -378,6 +381,32 @@ pub fn resolve(
         default_bucket.clone()
     };
     let public_media = request.public_media.or(saved.public_media).unwrap_or(false);
+    let domains = if let Some(d) = &request.domains {
+        for host in d {
+            validate::domain(host).map_err(|why| flag_error("--domain", why))?;
+        }
+        d.clone()
+    } else if let Some(d) = &saved.domains {
+        for host in d {
+            validate::domain(host).map_err(|why| saved_error(config, "domains", why))?;
+        }
+        d.clone()
+    } else {
+        Vec::new()
+    };
+    let mut domains_sorted: Vec<String> = Vec::new();
+    for d in domains {
+        if !domains_sorted.contains(&d) {
+            domains_sorted.push(d);
+        }
+    }
+    let domains = domains_sorted;
+    if !domains.is_empty() && !deployment::domain_mapping_region(&region) {
+        warnings.push(format!(
+            "Cloud Run maps custom domains itself only in some regions, and `{region}` is not one of them: put a global external Application Load Balancer with a serverless network endpoint group in front of the service for {} (or choose a region such as `europe-west1`)",
+            domains.join(", ")
+        ));
+    }
 
     let store = Saved {
         project: Some(project.clone()),
@@ -396,6 +425,7 @@ pub fn resolve(
         media: (media != suggested_media).then(|| media.as_str().to_string()),
         bucket: (media == MediaKind::Gcs && bucket != default_bucket).then(|| bucket.clone()),
         public_media: (media == MediaKind::Gcs && public_media).then_some(true),
+        domains: (!domains.is_empty()).then(|| domains.clone()),
     };
     Ok(Options {
         project,
@@ -408,6 +438,7 @@ pub fn resolve(
         media,
         bucket,
         public_media,
+        domains,
         saved: store,
     })
 }

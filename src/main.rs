@@ -64,6 +64,7 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
                 check: args.check,
                 force: args.force,
                 allow_dirty: args.allow_dirty,
+                domains: (!args.domains.is_empty()).then_some(args.domains),
                 database: args.database,
                 sql_instance: args.sql_instance,
                 media: args.media,

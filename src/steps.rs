@@ -549,6 +549,39 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
         )),
         every_deploy: true,
     });
+
+    // Custom domains, once the service exists.
+    if crate::deployment::domain_mapping_region(&d.region) {
+        for domain in &d.domains {
+            let on = |verb: &str| {
+                let mut args = words(&["beta", "run", "domain-mappings", verb]);
+                args.push(format!("--domain={domain}"));
+                args.push(format!("--region={}", d.region));
+                with_project(args, p)
+            };
+            let mut create = on("create");
+            create.insert(4, format!("--service={}", d.service));
+            out.push(Step {
+                id: format!("domain:{domain}"),
+                title: format!("Map `{domain}` to the service"),
+                why: format!(
+                    "Cloud Run serves the domain with a managed certificate once DNS points at it: `{}` lists the records to create",
+                    shell_line(&{
+                        let mut a = on("describe");
+                        a.push("--format=value(status.resourceRecords)".into());
+                        a
+                    })
+                ),
+                check: Some(Check {
+                    args: on("describe"),
+                    done: Done::WhenFound,
+                }),
+                actions: vec![Action::new(create)],
+                cost: None,
+                every_deploy: false,
+            });
+        }
+    }
     out
 }
 

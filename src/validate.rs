@@ -300,6 +300,37 @@ pub fn bucket_name(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a custom domain: a host name of lowercase letters, digits and hyphens in dotted
+/// labels, with at least one dot, no scheme, port or path, at most 253 characters.
+pub fn domain(value: &str) -> Result<(), String> {
+    let v = shown(value);
+    if value.contains("://") || value.contains('/') || value.contains(':') {
+        return Err(format!(
+            "{v} is not a host name: give the host alone, such as `www.example.com`."
+        ));
+    }
+    if value.len() > 253 || !value.contains('.') {
+        return Err(format!(
+            "{v} is not a host name: it needs a dot and at most 253 characters, such as `www.example.com`."
+        ));
+    }
+    for label in value.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!(
+                "{v} is not a host name: each part between dots is 1 to 63 lowercase letters, digits and inner hyphens."
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a Python version written as `3.Y`, such as `3.12`.
 ///
 /// The major version is 3 and the minor version is 8 to 99, both plain digits with no

@@ -243,3 +243,104 @@ fn a_saved_instance_in_another_project_is_used_whole() {
     assert!(read(&dir.join("cloudbuild.yaml"))
         .contains("_SQL_INSTANCE: shared-db-1234:us-central1:main"));
 }
+
+#[test]
+fn custom_domains_join_the_hosts_are_saved_and_mapped_where_the_region_can() {
+    let (tmp, dir) = common::copy_fixture("environ-settings");
+    init(
+        &dir,
+        tmp.path(),
+        &["--domain", "www.example.com", "--domain", "example.com"],
+    )
+    .success()
+    .stderr(
+        predicate::str::contains(
+            "gcloud beta run domain-mappings create --service=environ-settings --domain=www.example.com --region=europe-west1",
+        )
+        .and(predicate::str::contains("--domain=example.com")),
+    );
+    let saved = read(&dir.join("djrun.toml"));
+    assert!(
+        saved.contains("domains = [\"www.example.com\", \"example.com\"]"),
+        "{saved}"
+    );
+    // The settings read ALLOWED_HOSTS and CSRF_TRUSTED_ORIGINS from the environment: the
+    // deploy gives them every host, split on `;` since the lists hold commas.
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    let env = cloudbuild
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- --update-env-vars="))
+        .unwrap();
+    assert_eq!(
+        env,
+        "^;^CLOUDRUN_SERVICE_URLS=https://${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app,https://www.example.com,https://example.com;\
+         ALLOWED_HOSTS=${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app,www.example.com,example.com;\
+         CSRF_TRUSTED_ORIGINS=https://${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app,https://www.example.com,https://example.com"
+    );
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    // A domain added to cloudbuild.yaml by hand, and to no setting, is drift.
+    std::fs::write(
+        dir.join("cloudbuild.yaml"),
+        cloudbuild.replace("https://example.com", "https://shop.example.com"),
+    )
+    .unwrap();
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cloudbuild.yaml"));
+}
+
+#[test]
+fn a_region_without_domain_mappings_says_which_route_fits() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["init", "--yes", "--project", "demo-project-123"])
+        .args(["--region", "us-west2", "--domain", "www.example.com"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(
+            predicate::str::contains("Application Load Balancer")
+                .and(predicate::str::contains("domain-mappings create").not()),
+        );
+    assert!(read(&dir.join("cloudbuild.yaml")).contains("https://www.example.com"));
+}
+
+#[test]
+fn bad_domains_are_refused() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    for bad in [
+        "https://www.example.com",
+        "localhost",
+        "Example.com",
+        "a..b",
+        "x.com/path",
+    ] {
+        init(&dir, tmp.path(), &["--domain", bad])
+            .code(2)
+            .stderr(predicate::str::contains("`--domain`"));
+    }
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
+fn the_settings_pass_djangos_deployment_check_on_cloud_run_only() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    init(&dir, tmp.path(), &[]).success();
+    let settings = read(&dir.join("mysite/settings.py"));
+    let block = &settings[settings.find("# >>> djrun").unwrap()..];
+    for line in [
+        "    SECURE_SSL_REDIRECT = True",
+        "    SECURE_HSTS_SECONDS = int(os.environ.get(\"DJANGO_HSTS_SECONDS\", \"3600\"))",
+        "    SECURE_HSTS_PRELOAD = SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    ] {
+        assert!(block.contains(line), "{line}\n{block}");
+    }
+}

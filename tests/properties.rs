@@ -1063,12 +1063,15 @@ mod toml {
                 value(),
                 prop::option::of(any::<bool>()),
             ),
+            prop::option::of(prop::collection::vec("[a-z]{1,8}\\.[a-z]{2,5}", 1..3)),
         )
             .prop_map(
                 |(
                     (project, region, service, python, public),
                     (database, sql_instance, media, bucket, public_media),
+                    domains,
                 )| Saved {
+                    domains,
                     project,
                     region,
                     service,
@@ -1115,7 +1118,7 @@ mod toml {
         })
     }
 
-    const KEYS: [&str; 10] = [
+    const KEYS: [&str; 11] = [
         "project",
         "region",
         "service",
@@ -1126,6 +1129,7 @@ mod toml {
         "media",
         "bucket",
         "public-media",
+        "domains",
     ];
 
     fn check_config(

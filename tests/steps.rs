@@ -375,7 +375,11 @@ fn the_gcloud_commands_inside_every_cloudbuild_yaml_parse() {
     ));
     cases.push((
         "environ-settings".into(),
-        vec!["--database=cloudsql-mysql".into()],
+        vec![
+            "--database=cloudsql-mysql".into(),
+            "--domain=www.example.com".into(),
+            "--domain=example.com".into(),
+        ],
     ));
     let mut commands: BTreeSet<Vec<String>> = BTreeSet::new();
     let mut migrate_jobs = 0;
