@@ -45,9 +45,12 @@ python3 - "$wheel" "$version" <<'PY'
 import sys, zipfile
 
 wheel, version = sys.argv[1], sys.argv[2]
-names = zipfile.ZipFile(wheel).namelist()
 z = zipfile.ZipFile(wheel)
-meta = z.read(f"djrun-{version}.dist-info/METADATA").decode()
+names = z.namelist()
+metadata = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+if len(metadata) != 1:
+    sys.exit(f"the wheel has {len(metadata)} METADATA files: {names}")
+meta = z.read(metadata[0]).decode()
 headers = dict(
     line.split(": ", 1) for line in meta.split("\n\n", 1)[0].splitlines() if ": " in line
 )
