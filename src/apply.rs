@@ -102,11 +102,23 @@ pub fn resolve_target(root: &Path, rel: &str) -> Result<PathBuf> {
     let resolved = if std::fs::symlink_metadata(&path).is_ok() {
         std::fs::canonicalize(&path).map_err(|e| Error::io("follow the link", rel, e))?
     } else {
-        let parent = path.parent().unwrap_or(root);
-        let name = path.file_name().unwrap_or_default();
-        std::fs::canonicalize(parent)
-            .map_err(|e| Error::io("read the folder of", rel, e))?
-            .join(name)
+        // The nearest folder that exists, then the folders still to be made (such as
+        // `.github/workflows`), which cannot be links.
+        let mut existing = path.parent().unwrap_or(root).to_path_buf();
+        let mut missing = vec![path.file_name().unwrap_or_default().to_os_string()];
+        while std::fs::symlink_metadata(&existing).is_err() {
+            let Some(parent) = existing.parent() else {
+                break;
+            };
+            missing.push(existing.file_name().unwrap_or_default().to_os_string());
+            existing = parent.to_path_buf();
+        }
+        let mut resolved = std::fs::canonicalize(&existing)
+            .map_err(|e| Error::io("read the folder of", rel, e))?;
+        for part in missing.iter().rev() {
+            resolved.push(part);
+        }
+        resolved
     };
     if !resolved.starts_with(&canonical_root) {
         return Err(Error::refused(
@@ -225,8 +237,46 @@ fn write_all_inner(root: &Path, plan: &Plan, interrupted_flag: &AtomicBool) -> R
     // Prepare every temporary file first: this checks every target folder is writable
     // before any target is touched.
     let mut staged = Vec::new();
+    let mut made: Vec<PathBuf> = Vec::new();
+    let result = stage_all(root, plan, interrupted_flag, &mut staged, &mut made);
+    if result.is_err() {
+        drop(staged);
+        remove_made(&made);
+    }
+    result
+}
+
+/// Folders djrun made for new files, removed again (innermost first) when the writes stop.
+fn remove_made(made: &[PathBuf]) {
+    for dir in made.iter().rev() {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+fn stage_all<'p>(
+    root: &Path,
+    plan: &'p Plan,
+    interrupted_flag: &AtomicBool,
+    staged: &mut Vec<(&'p FileChange, PathBuf, tempfile::NamedTempFile)>,
+    made: &mut Vec<PathBuf>,
+) -> Result<()> {
     for change in &plan.changes {
         let target = resolve_target(root, &change.path)?;
+        if let Some(parent) = target.parent() {
+            let mut to_make = Vec::new();
+            let mut dir = parent.to_path_buf();
+            while !dir.exists() {
+                to_make.push(dir.clone());
+                if !dir.pop() {
+                    break;
+                }
+            }
+            for dir in to_make.into_iter().rev() {
+                std::fs::create_dir(&dir)
+                    .map_err(|e| Error::io("make the folder", dir.display().to_string(), e))?;
+                made.push(dir);
+            }
+        }
         if std::fs::metadata(&target).is_ok_and(|m| m.permissions().readonly()) {
             return Err(Error::refused(
                 format!(
@@ -246,7 +296,7 @@ fn write_all_inner(root: &Path, plan: &Plan, interrupted_flag: &AtomicBool) -> R
         return Err(interrupted());
     }
     let mut replaced: Vec<Replaced> = Vec::new();
-    for (change, target, temp) in staged {
+    for (change, target, temp) in staged.drain(..) {
         // What to put back is what is on disk now, byte for byte.
         let original = match &change.before {
             Some(_) => Some(std::fs::read(&target).map_err(|e| {

@@ -92,6 +92,12 @@ pub struct InitArgs {
     /// Replaces the saved list.
     #[arg(long = "domain", value_name = "HOST")]
     pub domains: Vec<String>,
+    /// Also write a CI workflow that checks on pull requests and deploys on pushes: github.
+    #[arg(long, value_name = "KIND")]
+    pub ci: Option<String>,
+    /// The GitHub repository the workflow deploys from, OWNER/NAME (else from git's `origin`).
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub github_repo: Option<String>,
 }
 
 /// `djrun inspect`.

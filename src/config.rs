@@ -33,6 +33,12 @@ pub struct Saved {
     pub public_media: Option<bool>,
     /// `--domain`, every one.
     pub domains: Option<Vec<String>>,
+    /// `--ci`.
+    pub ci: Option<String>,
+    /// `--github-repo`.
+    pub github_repo: Option<String>,
+    /// The branch the CI workflow deploys.
+    pub branch: Option<String>,
 }
 
 /// Where the saved choices live.
@@ -134,6 +140,9 @@ impl ConfigFile {
         };
         Ok(Saved {
             domains,
+            ci: string("ci")?,
+            github_repo: string("github-repo")?,
+            branch: string("branch")?,
             project: string("project")?,
             region: string("region")?,
             service: string("service")?,
@@ -218,6 +227,9 @@ impl ConfigFile {
             set("media", saved.media.as_deref().map(Value::from));
             set("bucket", saved.bucket.as_deref().map(Value::from));
             set("public-media", saved.public_media.map(Value::from));
+            set("ci", saved.ci.as_deref().map(Value::from));
+            set("github-repo", saved.github_repo.as_deref().map(Value::from));
+            set("branch", saved.branch.as_deref().map(Value::from));
             set(
                 "domains",
                 saved

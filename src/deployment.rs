@@ -397,6 +397,8 @@ pub struct Deployment {
     pub capacity: Capacity,
     /// Custom domains the service answers on.
     pub domains: Vec<String>,
+    /// The GitHub repository whose workflow deploys, with `--ci github`.
+    pub github: Option<Github>,
 }
 
 /// The service's own address, as Cloud Build substitutions spell it.
@@ -502,6 +504,7 @@ impl Deployment {
             media,
             capacity,
             domains: options.domains.clone(),
+            github: options.github.clone(),
         })
     }
 
@@ -594,6 +597,87 @@ impl Deployment {
         }
         values
     }
+}
+
+/// The GitHub repository a CI workflow deploys from, and how Google trusts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Github {
+    /// `OWNER/NAME`.
+    pub repository: String,
+    /// The branch whose pushes deploy.
+    pub branch: String,
+}
+
+/// The Workload Identity pool djrun creates for GitHub Actions, shared by a project's
+/// repositories.
+pub const WIF_POOL: &str = "djrun-github";
+
+impl Github {
+    /// The pool's provider for this repository: 4 to 32 lowercase letters, digits and hyphens.
+    pub fn provider(&self) -> String {
+        let name = self.repository.rsplit('/').next().unwrap_or("repo");
+        let mut id: String = name
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        id.truncate(28);
+        let id = id.trim_matches('-');
+        format!("gh-{id}")
+    }
+}
+
+/// Checks `OWNER/NAME` as GitHub spells repositories.
+pub fn github_repository(value: &str) -> std::result::Result<(), String> {
+    let ok_part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 100
+            && p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    match value.split_once('/') {
+        Some((owner, name)) if ok_part(owner) && ok_part(name) && !name.contains('/') => Ok(()),
+        _ => Err(format!(
+            "`{value}` is not a GitHub repository: write it as OWNER/NAME, such as `acme/shop`"
+        )),
+    }
+}
+
+/// The GitHub repository `origin` points at, read from `.git/config` at `root`.
+pub fn github_origin(root: &std::path::Path) -> Option<String> {
+    let config = std::fs::read_to_string(root.join(".git/config")).ok()?;
+    let mut in_origin = false;
+    for line in config.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_origin = line == "[remote \"origin\"]";
+        } else if in_origin {
+            if let Some(url) = line.strip_prefix("url").map(|r| r.trim_start_matches([' ', '='])) {
+                let rest = url
+                    .strip_prefix("https://github.com/")
+                    .or_else(|| url.strip_prefix("git@github.com:"))
+                    .or_else(|| url.strip_prefix("ssh://git@github.com/"))?;
+                let repo = rest.trim_end_matches('/').trim_end_matches(".git");
+                return github_repository(repo).is_ok().then(|| repo.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The branch `origin/HEAD` names, else the one checked out, at `root`.
+pub fn default_branch(root: &std::path::Path) -> Option<String> {
+    let read = |p: &str| std::fs::read_to_string(root.join(".git").join(p)).ok();
+    let from = |text: String, prefix: &str| {
+        text.trim()
+            .strip_prefix(prefix)
+            .map(str::to_string)
+            .filter(|b| !b.is_empty())
+    };
+    read("refs/remotes/origin/HEAD")
+        .and_then(|t| from(t, "ref: refs/remotes/origin/"))
+        .or_else(|| read("HEAD").and_then(|t| from(t, "ref: refs/heads/")))
 }
 
 /// Regions where Cloud Run maps a custom domain to a service itself.
@@ -739,6 +823,29 @@ mod tests {
             .url_template(),
             None
         );
+    }
+
+    #[test]
+    fn github_repositories_and_their_providers() {
+        assert!(github_repository("acme/shop").is_ok());
+        for bad in ["acme", "acme/", "/shop", "a/b/c", "acme/sh op", "acme/shop\nx"] {
+            assert!(github_repository(bad).is_err(), "{bad:?}");
+        }
+        let gh = Github {
+            repository: "Acme/My_Shop.web".into(),
+            branch: "main".into(),
+        };
+        assert_eq!(gh.provider(), "gh-my-shop-web");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        std::fs::write(
+            dir.path().join(".git/config"),
+            "[core]\n\tbare = false\n[remote \"upstream\"]\n\turl = https://github.com/other/x.git\n[remote \"origin\"]\n\turl = git@github.com:acme/shop.git\n",
+        )
+        .unwrap();
+        assert_eq!(github_origin(dir.path()).as_deref(), Some("acme/shop"));
+        std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/trunk\n").unwrap();
+        assert_eq!(default_branch(dir.path()).as_deref(), Some("trunk"));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct Options {
     pub public_media: bool,
     /// Custom domains the service answers on.
     pub domains: Vec<String>,
+    /// The GitHub repository and branch the CI workflow deploys from, with `--ci github`.
+    pub github: Option<crate::deployment::Github>,
     /// What to store as saved choices.
     pub saved: Saved,
 }
@@ -152,6 +154,19 @@ struct CloudbuildContext<'a> {
     concurrency: u32,
     max_instances: u32,
     capacity: &'a str,
+}
+
+#[derive(Serialize)]
+struct GithubContext<'a> {
+    branch: &'a str,
+    repository: &'a str,
+    version: &'a str,
+    /// Where the workflow runs `djrun init --check` from: the repository root.
+    path: &'a str,
+    service: &'a str,
+    deployer: String,
+    /// The build step's command, as the one list of steps has it.
+    submit: String,
 }
 
 #[derive(Serialize)]
@@ -620,6 +635,31 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             },
         ),
     )?);
+
+    if let Some(gh) = &deployment.github {
+        let submit = crate::steps::steps(deployment, &[])
+            .into_iter()
+            .find(|s| s.id == "build")
+            .and_then(|s| s.actions.into_iter().next())
+            .map(|a| crate::steps::shell_line(&a.args))
+            .unwrap_or_default();
+        plan.push(at_root(
+            facts,
+            ".github/workflows/deploy.yml",
+            render::render(
+                render::GITHUB_DEPLOY,
+                GithubContext {
+                    branch: &gh.branch,
+                    repository: &gh.repository,
+                    version: env!("CARGO_PKG_VERSION"),
+                    path: ".",
+                    service: &deployment.service,
+                    deployer: deployment.deployer_email(),
+                    submit,
+                },
+            ),
+        )?);
+    }
 
     // The production settings get djrun's block.
     let block = render::render(render::SETTINGS_BLOCK, &statics.block);

@@ -42,6 +42,10 @@ pub struct InitRequest {
     pub allow_dirty: bool,
     /// `--domain`, each one, when given.
     pub domains: Option<Vec<String>>,
+    /// `--ci`.
+    pub ci: Option<String>,
+    /// `--github-repo`.
+    pub github_repo: Option<String>,
     /// `--database`.
     pub database: Option<String>,
     /// `--sql-instance`.
@@ -95,6 +99,8 @@ fn example(flag: &str) -> &'static str {
         "--database" => "pass `--database cloudsql-postgres`, `cloudsql-mysql`, `url` (a database elsewhere) or `none` (keep the settings' own)",
         "--sql-instance" => "pass an instance name such as `--sql-instance shop-db`, or `PROJECT:REGION:NAME` for one in another project or region",
         "--media" => "pass `--media gcs` (a Cloud Storage bucket) or `--media none`",
+        "--ci" => "pass `--ci github`",
+        "--github-repo" => "pass the repository as OWNER/NAME, such as `--github-repo acme/shop`",
         "--domain" => "pass the host alone, such as `--domain www.example.com`",
         "--bucket" => "pass a bucket name of lowercase letters, digits and hyphens, such as `--bucket my-shop-media`",
         _ => "pass the Python version as X.Y, such as `--python 3.13`",
@@ -408,6 +414,46 @@ pub fn resolve(
         ));
     }
 
+    // The CI workflow.
+    let ci = match request.ci.as_deref().or(saved.ci.as_deref()) {
+        None => None,
+        Some("github") => Some("github"),
+        Some(other) => {
+            let why = format!("`{other}` is not a CI djrun writes for; it writes `github`");
+            return Err(if request.ci.is_some() {
+                flag_error("--ci", why)
+            } else {
+                saved_error(config, "ci", why)
+            });
+        }
+    };
+    let github = match ci {
+        None => None,
+        Some(_) => {
+            let repository = if let Some(r) = &request.github_repo {
+                deployment::github_repository(r).map_err(|why| flag_error("--github-repo", why))?;
+                r.clone()
+            } else if let Some(r) = &saved.github_repo {
+                deployment::github_repository(r)
+                    .map_err(|why| saved_error(config, "github-repo", why))?;
+                r.clone()
+            } else if let Some(r) = deployment::github_origin(&facts.root) {
+                r
+            } else {
+                return Err(Error::input_hint(
+                    "`--ci github` needs the GitHub repository the workflow deploys from, and git's `origin` names none",
+                    "pass `--github-repo OWNER/NAME`",
+                ));
+            };
+            let branch = saved
+                .branch
+                .clone()
+                .or_else(|| deployment::default_branch(&facts.root))
+                .unwrap_or_else(|| "main".to_string());
+            Some(deployment::Github { repository, branch })
+        }
+    };
+
     let store = Saved {
         project: Some(project.clone()),
         region: Some(region.clone()),
@@ -426,6 +472,9 @@ pub fn resolve(
         bucket: (media == MediaKind::Gcs && bucket != default_bucket).then(|| bucket.clone()),
         public_media: (media == MediaKind::Gcs && public_media).then_some(true),
         domains: (!domains.is_empty()).then(|| domains.clone()),
+        ci: ci.map(str::to_string),
+        github_repo: github.as_ref().map(|g| g.repository.clone()),
+        branch: github.as_ref().map(|g| g.branch.clone()),
     };
     Ok(Options {
         project,
@@ -439,6 +488,7 @@ pub fn resolve(
         bucket,
         public_media,
         domains,
+        github,
         saved: store,
     })
 }

@@ -65,6 +65,8 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
                 force: args.force,
                 allow_dirty: args.allow_dirty,
                 domains: (!args.domains.is_empty()).then_some(args.domains),
+                ci: args.ci,
+                github_repo: args.github_repo,
                 database: args.database,
                 sql_instance: args.sql_instance,
                 media: args.media,

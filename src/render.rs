@@ -17,6 +17,8 @@ pub const GCLOUDIGNORE: &str = "gcloudignore.j2";
 pub const CLOUDBUILD: &str = "cloudbuild.yaml.j2";
 /// The block appended to the production settings.
 pub const SETTINGS_BLOCK: &str = "settings_block.py.j2";
+/// The GitHub Actions workflow that checks and deploys.
+pub const GITHUB_DEPLOY: &str = "github_deploy.yml.j2";
 
 /// Every template key, so a test can render each one.
 pub const ALL: &[&str] = &[
@@ -25,6 +27,7 @@ pub const ALL: &[&str] = &[
     GCLOUDIGNORE,
     CLOUDBUILD,
     SETTINGS_BLOCK,
+    GITHUB_DEPLOY,
 ];
 
 /// Partials, included by the templates above: their names start with `_`.

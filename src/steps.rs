@@ -83,6 +83,10 @@ pub struct Step {
     pub every_deploy: bool,
 }
 
+/// Stands in an argument for the project's number, which the deploy reads
+/// (`gcloud projects describe`) before it runs a step that holds it.
+pub const PROJECT_NUMBER: &str = "{project_number}";
+
 fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
@@ -516,6 +520,10 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
         });
     }
 
+    if let Some(gh) = &d.github {
+        out.extend(github_steps(d, gh));
+    }
+
     let mut submit = vec![
         "builds".into(),
         "submit".into(),
@@ -582,6 +590,142 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             });
         }
     }
+    out
+}
+
+/// What a GitHub Actions workflow needs to deploy without a key: the identity pool, a
+/// provider that trusts only this repository's tokens, and the roles its deployer account
+/// needs to submit builds.
+fn github_steps(d: &Deployment, gh: &crate::deployment::Github) -> Vec<Step> {
+    use crate::deployment::WIF_POOL;
+    let p = d.project.as_str();
+    let deployer = d.deployer_email();
+    let provider = gh.provider();
+    let pool_flag = format!("--workload-identity-pool={WIF_POOL}");
+    let mut out = vec![
+        Step {
+            id: "wif-pool".into(),
+            title: format!("Create the identity pool `{WIF_POOL}`"),
+            why: "Google trusts GitHub's tokens through Workload Identity Federation, so no key is stored anywhere".into(),
+            check: Some(Check {
+                args: with_project(
+                    vec![
+                        "iam".into(),
+                        "workload-identity-pools".into(),
+                        "describe".into(),
+                        WIF_POOL.into(),
+                        "--location=global".into(),
+                    ],
+                    p,
+                ),
+                done: Done::WhenFound,
+            }),
+            actions: vec![Action::new(with_project(
+                vec![
+                    "iam".into(),
+                    "workload-identity-pools".into(),
+                    "create".into(),
+                    WIF_POOL.into(),
+                    "--location=global".into(),
+                    "--display-name=GitHub Actions".into(),
+                ],
+                p,
+            ))],
+            cost: None,
+            every_deploy: false,
+        },
+        Step {
+            id: "wif-provider".into(),
+            title: format!("Trust `{}`'s workflows through the provider `{provider}`", gh.repository),
+            why: "the provider accepts GitHub's OIDC tokens from this repository only".into(),
+            check: Some(Check {
+                args: with_project(
+                    vec![
+                        "iam".into(),
+                        "workload-identity-pools".into(),
+                        "providers".into(),
+                        "describe".into(),
+                        provider.clone(),
+                        "--location=global".into(),
+                        pool_flag.clone(),
+                    ],
+                    p,
+                ),
+                done: Done::WhenFound,
+            }),
+            actions: vec![Action::new(with_project(
+                vec![
+                    "iam".into(),
+                    "workload-identity-pools".into(),
+                    "providers".into(),
+                    "create-oidc".into(),
+                    provider.clone(),
+                    "--location=global".into(),
+                    pool_flag.clone(),
+                    "--issuer-uri=https://token.actions.githubusercontent.com".into(),
+                    "--attribute-mapping=google.subject=assertion.sub,attribute.repository=assertion.repository,attribute.ref=assertion.ref".into(),
+                    format!("--attribute-condition=assertion.repository=='{}'", gh.repository),
+                ],
+                p,
+            ))],
+            cost: None,
+            every_deploy: false,
+        },
+    ];
+    let mut grants: Vec<Action> = vec![Action::new(with_project(
+        vec![
+            "iam".into(),
+            "service-accounts".into(),
+            "add-iam-policy-binding".into(),
+            deployer.clone(),
+            format!(
+                "--member=principalSet://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/{WIF_POOL}/attribute.repository/{}",
+                gh.repository
+            ),
+            "--role=roles/iam.workloadIdentityUser".into(),
+        ],
+        p,
+    ))];
+    grants.push(Action::new(with_project(
+        vec![
+            "iam".into(),
+            "service-accounts".into(),
+            "add-iam-policy-binding".into(),
+            deployer.clone(),
+            format!("--member=serviceAccount:{deployer}"),
+            "--role=roles/iam.serviceAccountUser".into(),
+        ],
+        p,
+    )));
+    for role in [
+        "roles/cloudbuild.builds.editor",
+        "roles/storage.objectAdmin",
+        "roles/logging.viewer",
+        "roles/serviceusage.serviceUsageConsumer",
+    ] {
+        grants.push(Action::new(with_project(
+            vec![
+                "projects".into(),
+                "add-iam-policy-binding".into(),
+                p.into(),
+                format!("--member=serviceAccount:{deployer}"),
+                format!("--role={role}"),
+                "--condition=None".into(),
+            ],
+            p,
+        )));
+    }
+    out.push(Step {
+        id: "ci-roles".into(),
+        title: "Let the workflow submit builds as the deployer".into(),
+        why: format!(
+            "the repository's workflows act as `{deployer}`, which submits builds, uploads their source and reads their logs; then set the repository variable GCP_WORKLOAD_IDENTITY_PROVIDER to `projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/{WIF_POOL}/providers/{provider}` (`gh variable set`)"
+        ),
+        check: None,
+        actions: grants,
+        cost: None,
+        every_deploy: false,
+    });
     out
 }
 
@@ -680,14 +824,25 @@ fn concrete(value: &str, d: &Deployment) -> String {
         .replace("PROJECT --format", &format!("{} --format", d.project))
 }
 
-/// A command as a person types it: each word quoted for a POSIX shell where it must be.
+/// A command as a person types it: each word quoted for a POSIX shell where it must be, and
+/// the project number as the shell variable `$PROJECT_NUMBER`.
 pub fn shell_line(args: &[String]) -> String {
     let mut line = String::from("gcloud");
     for a in args {
         line.push(' ');
-        line.push_str(&shell_quote(a));
+        let parts: Vec<String> = a.split(PROJECT_NUMBER).map(shell_quote_part).collect();
+        line.push_str(&parts.join("\"$PROJECT_NUMBER\""));
     }
     line
+}
+
+/// Like [`shell_quote`], but an empty part stays empty (it sits beside a variable).
+fn shell_quote_part(value: &str) -> String {
+    if value.is_empty() {
+        String::new()
+    } else {
+        shell_quote(value)
+    }
 }
 
 /// `value` as one shell word.
@@ -731,6 +886,21 @@ pub fn as_shell(steps: &[Step]) -> String {
             .actions
             .iter()
             .any(|a| matches!(a.input, Some(Input::PasswordFlags)));
+        let needs_number = step
+            .actions
+            .iter()
+            .any(|a| a.args.iter().any(|x| x.contains(PROJECT_NUMBER)));
+        if needs_number {
+            let project = step
+                .actions
+                .iter()
+                .flat_map(|a| a.args.iter())
+                .find_map(|a| a.strip_prefix("--project="))
+                .unwrap_or("PROJECT");
+            out.push_str(&format!(
+                "    PROJECT_NUMBER=\"$(gcloud projects describe {project} --format='value(projectNumber)')\"\n"
+            ));
+        }
         if needs_password {
             out.push_str("    DB_PASSWORD=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\"\n");
         }
