@@ -112,6 +112,8 @@ snapshot_tests! {
     mysql_shop => "mysql-shop",
     dotenv_settings => "dotenv-settings",
     asgi_only => "asgi-only",
+    split_settings => "split-settings",
+    gcp_secret_settings => "gcp-secret-settings",
 }
 
 #[test]
