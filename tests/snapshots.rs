@@ -113,6 +113,7 @@ snapshot_tests! {
     dotenv_settings => "dotenv-settings",
     asgi_only => "asgi-only",
     split_settings => "split-settings",
+    env_defaults => "env-defaults",
     gcp_secret_settings => "gcp-secret-settings",
 }
 
