@@ -755,6 +755,36 @@ pub struct Import {
 }
 
 impl PyModule {
+    /// Every call that is a whole statement at the top level (not inside any block), with the
+    /// byte range of its statement: django-split-settings' `include(...)` runs other files at
+    /// that point of the module.
+    pub fn top_level_calls(&self) -> Vec<(std::ops::Range<usize>, Expr)> {
+        let root = self.tree.root_node();
+        let mut cursor = root.walk();
+        root.named_children(&mut cursor)
+            .filter(|n| n.kind() == "expression_statement" && n.named_child_count() == 1)
+            .filter_map(|n| {
+                let call = n.named_child(0)?;
+                (call.kind() == "call").then(|| (n.byte_range(), self.expr(call)))
+            })
+            .collect()
+    }
+
+    /// The module with everything outside `keep` blanked out (replaced by spaces, line breaks
+    /// kept), so lines and byte offsets stay those of the file: the part of a module that runs
+    /// between two points. `keep` must start and end at statement boundaries.
+    pub fn part(&self, keep: std::ops::Range<usize>) -> Result<PyModule> {
+        let mut text = String::with_capacity(self.text.len());
+        for (i, c) in self.text.char_indices() {
+            if keep.contains(&i) || matches!(c, '\n' | '\r') {
+                text.push(c);
+            } else {
+                text.extend(std::iter::repeat_n(' ', c.len_utf8()));
+            }
+        }
+        Self::parse_any_size(&self.file, &text)
+    }
+
     /// Every simple statement at module level, in source order, with owned expressions.
     /// Function and class bodies are skipped: they do not run at import time (class bodies do,
     /// but settings do not put settings there).
@@ -1484,6 +1514,27 @@ def f():
         };
         assert_eq!(items[0].as_str(), None, "f-strings are not plain strings");
         assert!(matches!(&items[1].kind, ExprKind::Tuple(pair) if pair.len() == 2));
+    }
+
+    #[test]
+    fn top_level_calls_and_parts_keep_lines() {
+        let text = "from split_settings.tools import include\nA = 'é'\ninclude('a.py')\nif X:\n    include('b.py')\nB = 2\n";
+        let m = PyModule::parse("s.py", text).unwrap();
+        let calls = m.top_level_calls();
+        assert_eq!(
+            calls.len(),
+            1,
+            "the call inside `if` is not a top-level statement"
+        );
+        let (range, call) = &calls[0];
+        assert_eq!((call.line, &text[range.clone()]), (3, "include('a.py')"));
+        let before = m.part(0..range.start).unwrap();
+        let after = m.part(range.end..text.len()).unwrap();
+        assert_eq!(before.text().len(), text.len());
+        assert_eq!(before.assignment("A").unwrap().line, 2);
+        assert!(before.assignment("B").is_none());
+        assert_eq!(after.assignment("B").unwrap().line, 6);
+        assert!(after.assignment("A").is_none());
     }
 
     #[test]

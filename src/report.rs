@@ -238,6 +238,9 @@ pub fn human(facts: &ProjectFacts) -> String {
             ),
         ));
     }
+    if let Some(row) = startup_row(facts) {
+        rows.push(("start-up", row));
+    }
     if !d.system_packages.runtime.is_empty() || !d.system_packages.build.is_empty() {
         rows.push((
             "system libs",
@@ -269,4 +272,39 @@ pub fn human(facts: &ProjectFacts) -> String {
     rows.iter()
         .map(|(k, v)| format!("{k:>width$}  {v}\n"))
         .collect()
+}
+
+/// What the settings expect at start-up, when they load configuration themselves.
+fn startup_row(facts: &ProjectFacts) -> Option<String> {
+    let startup = &facts.startup_config;
+    let secret = startup.secret_manager.as_ref().map(|s| {
+        let name = match (&s.secret, &s.secret_env) {
+            (Some(id), Some(var)) => format!("secret `{id}` (${var} overrides the name)"),
+            (Some(id), None) => format!("secret `{id}`"),
+            (None, _) => "a secret djrun cannot name".to_string(),
+        };
+        let when = s
+            .guard_env
+            .as_ref()
+            .map(|v| format!(" when ${v} is set"))
+            .unwrap_or_default();
+        format!(
+            "reads {name} from Secret Manager{when} ({} line {})",
+            s.file, s.line
+        )
+    });
+    let dotenv = startup
+        .dotenv
+        .as_ref()
+        .map(|l| format!("loads a .env file ({} line {})", l.file, l.line));
+    let guarded = startup
+        .secret_manager
+        .as_ref()
+        .is_some_and(|s| s.guard_env.is_some());
+    match (secret, dotenv) {
+        (Some(secret), Some(dotenv)) if guarded => Some(format!("{secret}; else {dotenv}")),
+        (Some(secret), Some(dotenv)) => Some(format!("{secret}; {dotenv}")),
+        (Some(one), None) | (None, Some(one)) => Some(one),
+        (None, None) => None,
+    }
 }

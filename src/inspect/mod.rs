@@ -2,11 +2,13 @@
 
 pub mod deps;
 pub mod envvars;
+pub mod includes;
 pub mod layout;
 pub mod media;
 pub mod python_version;
 pub mod settings;
 pub mod settings_module;
+pub mod startup;
 
 use crate::python::PyModule;
 use crate::{Error, Result};
@@ -83,12 +85,24 @@ pub struct ProjectFacts {
     pub upload_field: Option<Location>,
     /// Where `MEDIA_ROOT` is set.
     pub media_root: Option<Location>,
+    /// What the settings load for themselves while they are imported.
+    pub startup_config: StartupConfig,
     /// Everything else read from the settings, for the planner.
     #[serde(skip)]
     pub settings: SettingsFacts,
     /// Everything else read from the dependency files, for the planner.
     #[serde(skip)]
     pub deps: deps::Deps,
+}
+
+/// What the settings load for themselves while they are imported.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StartupConfig {
+    /// Where a `.env` file is loaded (django-environ's `read_env`, python-dotenv's
+    /// `load_dotenv`).
+    pub dotenv: Option<Location>,
+    /// The secret fetched from Secret Manager (google-cloud-secret-manager).
+    pub secret_manager: Option<startup::SettingsSecret>,
 }
 
 /// What `inspect` is asked beyond the root.
@@ -343,6 +357,12 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
             ));
         }
     };
+    for skipped in &facts.skipped_includes {
+        hints.push(format!(
+            "settings: `{}` line {} includes `{}`, {}; djrun does not read it",
+            skipped.at.file, skipped.at.line, skipped.argument, skipped.reason
+        ));
+    }
     let known = (chosen.source != "unknown").then_some(chosen.module.as_str());
     let wsgi_application = facts
         .wsgi_application
@@ -411,6 +431,10 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         database_url_env: facts.database_url_env.clone(),
         upload_field: media::upload_field(&project, &project_root),
         media_root: facts.media_root.clone(),
+        startup_config: StartupConfig {
+            dotenv: facts.dotenv_file.clone(),
+            secret_manager: facts.settings_secret.clone(),
+        },
         settings: facts,
         deps,
     })

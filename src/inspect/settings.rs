@@ -2,6 +2,8 @@
 //! star-imports, merged the way Python runs them (later assignments win).
 
 use super::envvars::{self, EnvRead};
+use super::includes::{self, Skipped};
+use super::startup::SettingsSecret;
 use super::{layout, Location};
 use crate::python::PyModule;
 use crate::Result;
@@ -35,8 +37,15 @@ pub struct SettingsFacts {
     pub file: String,
     /// How many folders below the project root the settings file is (1 for `mysite/settings.py`).
     pub depth: usize,
-    /// Every file read: the settings file and what it star-imports.
+    /// Every file read: the settings file, what it star-imports and what it includes with
+    /// django-split-settings, each once, in the order they first run.
     pub chain: Vec<String>,
+    /// Arguments of django-split-settings' `include()` that were not followed.
+    pub skipped_includes: Vec<Skipped>,
+    /// Where the settings load a `.env` file (django-environ's `read_env`, python-dotenv).
+    pub dotenv_file: Option<Location>,
+    /// The secret the settings fetch from Secret Manager on import.
+    pub settings_secret: Option<SettingsSecret>,
     /// Where `ALLOWED_HOSTS` is set.
     pub allowed_hosts: Option<Location>,
     /// Whether `STATIC_ROOT` is set.
@@ -170,18 +179,26 @@ fn classify_database(value: &str) -> &'static str {
     }
 }
 
-/// Read the settings module at `located` and the modules it star-imports.
-pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<SettingsFacts> {
-    // Collect the chain: star-imported modules first (they run first), then the module.
-    let mut chain: Vec<(Located, PyModule)> = Vec::new();
-    let mut pending = vec![located.clone()];
-    let mut seen: Vec<PathBuf> = Vec::new();
-    while let Some(current) = pending.pop() {
-        if seen.contains(&current.path) || seen.len() > 32 {
-            continue;
+/// Reads the chain of files the settings run, in the order Python runs them.
+struct Collector<'p> {
+    project: &'p Path,
+    project_root: &'p str,
+    seen: Vec<PathBuf>,
+    chain: Vec<PyModule>,
+    skipped: Vec<Skipped>,
+}
+
+impl Collector<'_> {
+    /// Read `current` and what it pulls in: star-imported modules run before it (as djrun
+    /// has always read them), files included with django-split-settings at the point of the
+    /// `include()` call (the module is read in parts, before and after each call).
+    /// `names` is what the including file bound to `include` and `optional`.
+    fn collect(&mut self, current: &Located, names: &includes::Names) -> Result<()> {
+        if self.seen.contains(&current.path) || self.seen.len() > 32 {
+            return Ok(());
         }
-        seen.push(current.path.clone());
-        let shown = shown_path(project, project_root, &current.path);
+        self.seen.push(current.path.clone());
+        let shown = shown_path(self.project, self.project_root, &current.path);
         let (text, _) = crate::text::read_python(&current.path, &shown)?;
         let module = PyModule::parse(&shown, &text)?;
         // djrun's own block is what djrun derives from the facts, never a fact itself.
@@ -196,25 +213,118 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         let is_package = current.path.ends_with("__init__.py");
         for target in module.star_imports() {
             let name = resolve_import(&current.module, is_package, &target);
-            if let Some(found) = locate(project, &name) {
-                pending.push(found);
+            if let Some(found) = locate(self.project, &name) {
+                self.collect(&found, names)?;
             }
         }
-        chain.push((current, module));
+        let names = names.with(&module);
+        let folder = current.path.parent().unwrap_or(self.project).to_path_buf();
+        let top: Vec<_> = module
+            .top_level_calls()
+            .into_iter()
+            .filter(|(_, call)| names.is_include(call))
+            .collect();
+        // Includes inside blocks (`if DEBUG: include("dev.py")`) run after the module.
+        let nested: Vec<_> = module
+            .statements()
+            .iter()
+            .filter(|s| !s.blocks.is_empty())
+            .filter_map(|s| s.value.clone())
+            .filter(|v| names.is_include(v))
+            .collect();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for (range, _) in &top {
+            parts.push(start..range.start);
+            start = range.end;
+        }
+        parts.push(start..module.text().len());
+        let split: Option<Vec<PyModule>> = if top.is_empty() {
+            None
+        } else {
+            parts.into_iter().map(|r| module.part(r).ok()).collect()
+        };
+        let targets = |call: &crate::python::Expr| {
+            includes::targets(&names, &module, call, &folder, self.project)
+        };
+        let top_targets: Vec<_> = top.iter().map(|(_, call)| targets(call)).collect();
+        let nested_targets: Vec<_> = nested.iter().map(targets).collect();
+        match split {
+            Some(pieces) => {
+                let mut pieces = pieces.into_iter();
+                for found in top_targets {
+                    self.chain.extend(pieces.next());
+                    self.follow(found, &names)?;
+                }
+                self.chain.extend(pieces.next());
+            }
+            // No top-level include, or a module djrun cannot cut at one: the files it
+            // includes at the top level run before it, as star-imported modules do.
+            None => {
+                for found in top_targets {
+                    self.follow(found, &names)?;
+                }
+                self.chain.push(module);
+            }
+        }
+        for found in nested_targets {
+            self.follow(found, &names)?;
+        }
+        Ok(())
     }
-    chain.reverse();
+
+    /// Read the files one `include()` call runs, and keep what it could not follow.
+    fn follow(
+        &mut self,
+        (files, skipped): (Vec<PathBuf>, Vec<Skipped>),
+        names: &includes::Names,
+    ) -> Result<()> {
+        self.skipped.extend(skipped);
+        for file in files {
+            let rel = layout::relative(self.project, &file);
+            let located = Located {
+                module: rel.trim_end_matches(".py").replace('/', "."),
+                path: file,
+            };
+            self.collect(&located, names)?;
+        }
+        Ok(())
+    }
+}
+
+/// Read the settings module at `located` and the modules it star-imports or includes.
+pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<SettingsFacts> {
+    let mut collector = Collector {
+        project,
+        project_root,
+        seen: Vec::new(),
+        chain: Vec::new(),
+        skipped: Vec::new(),
+    };
+    collector.collect(located, &includes::Names::default())?;
+    let Collector { chain, skipped, .. } = collector;
+    let mut files: Vec<String> = Vec::new();
+    for module in &chain {
+        if !files.iter().any(|f| f == module.file()) {
+            files.push(module.file().to_string());
+        }
+    }
 
     let main_file = shown_path(project, project_root, &located.path);
     let rel_to_project = layout::relative(project, &located.path);
     let mut facts = SettingsFacts {
         file: main_file,
         depth: rel_to_project.matches('/').count(),
-        chain: chain.iter().map(|(_, m)| m.file().to_string()).collect(),
+        chain: files,
+        skipped_includes: skipped,
         database: "unknown".to_string(),
         ..SettingsFacts::default()
     };
     // What the settings read from the environment, base modules first.
-    let modules: Vec<&PyModule> = chain.iter().map(|(_, m)| m).collect();
+    let modules: Vec<&PyModule> = chain.iter().collect();
+    let startup = super::startup::detect(&modules);
+    facts.dotenv_file = startup.dotenv;
+    facts.settings_secret = startup.secret;
     // Names that are not plain identifiers are left out: they would end up in the Dockerfile
     // and the deploy command.
     let reads: Vec<EnvRead> = envvars::env_reads_chain(&modules)
@@ -239,7 +349,7 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         .find(|r| r.kind == envvars::ReadKind::Url && r.setting.as_deref() == Some("DATABASES"))
         .map(|r| r.var.clone());
     let mut legacy_storage = false;
-    for (_, module) in &chain {
+    for module in &chain {
         if let Some(a) = module.assignment("ALLOWED_HOSTS") {
             facts.allowed_hosts = Some(Location {
                 file: module.file().to_string(),
@@ -456,6 +566,73 @@ mod tests {
         assert!(!facts.whitenoise_middleware && !facts.custom_static_storage);
         assert_eq!(facts.base_dir, BaseDir::Path);
         assert_eq!(facts.database, "sqlite");
+    }
+
+    #[test]
+    fn split_settings_includes_run_at_the_point_of_the_call() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "site/settings/__init__.py",
+            "from split_settings.tools import include, optional\nimport environ\nenv = environ.Env(DJANGO_SECRET=(str, 'dev'))\nALLOWED_HOSTS = ['before']\ninclude('components/*.py', optional('local.py'))\nif env('X', default=''):\n    include('extra.py')\nMEDIA_ROOT = '/media'\n",
+        );
+        write(
+            dir.path(),
+            "site/settings/components/a_base.py",
+            "ALLOWED_HOSTS = ['component']\nMEDIA_ROOT = '/component-media'\nSECRET_KEY = env('DJANGO_SECRET')\ninclude('../nested/db.py')\n",
+        );
+        write(
+            dir.path(),
+            "site/settings/components/b_static.py",
+            "STATIC_ROOT = '/static'\n",
+        );
+        write(
+            dir.path(),
+            "site/settings/nested/db.py",
+            "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql'}}\n",
+        );
+        write(dir.path(), "site/settings/extra.py", "MIDDLEWARE = []\n");
+        let facts = read(
+            dir.path(),
+            ".",
+            &locate(dir.path(), "site.settings").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            facts.chain,
+            vec![
+                "site/settings/__init__.py",
+                "site/settings/components/a_base.py",
+                "site/settings/nested/db.py",
+                "site/settings/components/b_static.py",
+                "site/settings/extra.py",
+            ]
+        );
+        assert_eq!(
+            facts
+                .allowed_hosts
+                .as_ref()
+                .map(|l| (l.file.as_str(), l.line)),
+            Some(("site/settings/components/a_base.py", 1)),
+            "the include runs after the assignment before it"
+        );
+        assert_eq!(
+            facts.media_root.as_ref().map(|l| (l.file.as_str(), l.line)),
+            Some(("site/settings/__init__.py", 8)),
+            "the assignment after the include wins"
+        );
+        assert!(facts.static_root && facts.middleware);
+        assert_eq!(facts.database, "postgres");
+        assert!(
+            facts.skipped_includes.is_empty(),
+            "{:?}",
+            facts.skipped_includes
+        );
+        assert!(
+            facts.build_values.is_empty(),
+            "the schema of the including module reaches the component: {:?}",
+            facts.build_values
+        );
     }
 
     #[test]

@@ -167,7 +167,67 @@ mod tests {
                 "{line}"
             );
         }
+        assert_eq!(declared_on("[pytest]"), None);
         assert_eq!(declared_on("DJANGO_SETTINGS_MODULE="), None);
         assert_eq!(declared_on("DJANGO_SETTINGS_MODULE=${SETTINGS}"), None);
+    }
+
+    fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_procfile_declares_the_settings_and_outranks_pytest() {
+        let dir = project(&[
+            ("config/settings/__init__.py", ""),
+            ("config/settings/deploy.py", ""),
+            ("config/settings/test.py", ""),
+            (
+                "Procfile",
+                "release: python manage.py migrate\nweb: gunicorn config.wsgi --settings=config.settings.deploy --log-file -\n",
+            ),
+            (
+                "pytest.ini",
+                "[pytest]\n; the test settings\nDJANGO_SETTINGS_MODULE = config.settings.test\n",
+            ),
+        ]);
+        let (module, evidence) = declared(dir.path(), ".").unwrap();
+        assert_eq!(module, "config.settings.deploy");
+        assert_eq!(
+            evidence,
+            vec![
+                "Procfile:2 the Procfile sets `config.settings.deploy`",
+                "pytest.ini:3 pytest's configuration sets `config.settings.test`",
+            ]
+        );
+    }
+
+    #[test]
+    fn pytest_configuration_declares_the_settings_when_nothing_else_does() {
+        let dir = project(&[
+            ("shop/__init__.py", ""),
+            ("shop/settings.py", ""),
+            (
+                "pytest.ini",
+                "[pytest]\n; DJANGO_SETTINGS_MODULE = shop.old_settings\nDJANGO_SETTINGS_MODULE = shop.settings\naddopts = --reuse-db\n",
+            ),
+            (
+                "pyproject.toml",
+                "[tool.pytest.ini_options]\nDJANGO_SETTINGS_MODULE = \"shop.missing\"\n",
+            ),
+        ]);
+        let (module, evidence) = declared(dir.path(), "backend").unwrap();
+        assert_eq!(module, "shop.settings");
+        assert_eq!(
+            evidence,
+            vec!["backend/pytest.ini:3 pytest's configuration sets `shop.settings`"],
+            "comments and modules that do not exist are not evidence"
+        );
     }
 }
