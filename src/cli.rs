@@ -12,8 +12,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands. Parsed once per run, so the size of the largest variant costs nothing.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Generate the Dockerfile, .dockerignore, .gcloudignore and cloudbuild.yaml, and make
     /// the settings and dependencies ready for Cloud Run. Shows a diff and asks first.

@@ -632,8 +632,7 @@ pub fn github_repository(value: &str) -> std::result::Result<(), String> {
     let ok_part = |p: &str| {
         !p.is_empty()
             && p.len() <= 100
-            && p
-                .chars()
+            && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     };
     match value.split_once('/') {
@@ -653,7 +652,10 @@ pub fn github_origin(root: &std::path::Path) -> Option<String> {
         if line.starts_with('[') {
             in_origin = line == "[remote \"origin\"]";
         } else if in_origin {
-            if let Some(url) = line.strip_prefix("url").map(|r| r.trim_start_matches([' ', '='])) {
+            if let Some(url) = line
+                .strip_prefix("url")
+                .map(|r| r.trim_start_matches([' ', '=']))
+            {
                 let rest = url
                     .strip_prefix("https://github.com/")
                     .or_else(|| url.strip_prefix("git@github.com:"))
@@ -828,7 +830,14 @@ mod tests {
     #[test]
     fn github_repositories_and_their_providers() {
         assert!(github_repository("acme/shop").is_ok());
-        for bad in ["acme", "acme/", "/shop", "a/b/c", "acme/sh op", "acme/shop\nx"] {
+        for bad in [
+            "acme",
+            "acme/",
+            "/shop",
+            "a/b/c",
+            "acme/sh op",
+            "acme/shop\nx",
+        ] {
             assert!(github_repository(bad).is_err(), "{bad:?}");
         }
         let gh = Github {

@@ -69,8 +69,10 @@ fn all_plans() -> Vec<(String, Deployment, Vec<Step>)> {
                 r.public_media = Some(true);
             },
         ),
-        ("cookiecutter-split", "external url", |r| {
+        ("cookiecutter-split", "external url, GitHub workflow", |r| {
             r.database = Some("url".into());
+            r.ci = Some("github".into());
+            r.github_repo = Some("acme/shop".into());
         }),
         ("wagtail-start", "detected defaults", |_| {}),
     ];
@@ -91,15 +93,21 @@ fn commands(steps: &[Step], d: &Deployment) -> Vec<(Vec<String>, Option<String>)
             _ => "stand-in-value".to_string(),
         })
     };
+    // The deploy reads the project number before it runs a step that names it.
+    let number = |args: &[String]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.replace(steps::PROJECT_NUMBER, "123456789012"))
+            .collect()
+    };
     let mut out = Vec::new();
     for step in steps {
         if let Some(check) = &step.check {
-            out.push((check.args.clone(), None));
+            out.push((number(&check.args), None));
         }
         for a in &step.actions {
-            out.push((a.args.clone(), stdin(&a.input)));
+            out.push((number(&a.args), stdin(&a.input)));
             if let Some(alt) = &a.if_exists {
-                out.push((alt.clone(), stdin(&a.input)));
+                out.push((number(alt), stdin(&a.input)));
             }
         }
     }
