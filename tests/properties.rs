@@ -1064,14 +1064,19 @@ mod toml {
                 prop::option::of(any::<bool>()),
             ),
             prop::option::of(prop::collection::vec("[a-z]{1,8}\\.[a-z]{2,5}", 1..3)),
+            (value(), value(), value()),
         )
             .prop_map(
                 |(
                     (project, region, service, python, public),
                     (database, sql_instance, media, bucket, public_media),
                     domains,
+                    (ci, github_repo, branch),
                 )| Saved {
                     domains,
+                    ci,
+                    github_repo,
+                    branch,
                     project,
                     region,
                     service,
@@ -1118,7 +1123,7 @@ mod toml {
         })
     }
 
-    const KEYS: [&str; 11] = [
+    const KEYS: [&str; 14] = [
         "project",
         "region",
         "service",
@@ -1130,6 +1135,9 @@ mod toml {
         "bucket",
         "public-media",
         "domains",
+        "ci",
+        "github-repo",
+        "branch",
     ];
 
     fn check_config(
