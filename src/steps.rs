@@ -9,8 +9,22 @@ use crate::deployment::{DatabaseKind, Deployment, SecretSource, TIER};
 pub enum Done {
     /// The check exits 0 (a `describe` that finds the resource).
     WhenFound,
-    /// The check's output lists every one of these words (`services list --enabled`).
+    /// Every one of these words is a line of the check's output (`services list --enabled`,
+    /// a policy read as `role,member` lines).
     WhenListed(Vec<String>),
+}
+
+impl Done {
+    /// Whether a check that succeeded with `output` says the step is done.
+    pub fn reads(&self, output: &str) -> bool {
+        match self {
+            Done::WhenFound => true,
+            Done::WhenListed(words) => {
+                let lines: Vec<&str> = output.lines().map(str::trim).collect();
+                words.iter().all(|w| lines.contains(&w.as_str()))
+            }
+        }
+    }
 }
 
 /// A read-only gcloud command that tells whether a step is done.
@@ -87,7 +101,7 @@ fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn with_project(mut args: Vec<String>, project: &str) -> Vec<String> {
+pub(crate) fn with_project(mut args: Vec<String>, project: &str) -> Vec<String> {
     args.push(format!("--project={project}"));
     args
 }
@@ -194,41 +208,55 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
     }
 
     // The roles the build's account needs to push and deploy, and to run as the runtime one.
-    let mut grants: Vec<Vec<String>> = Vec::new();
-    for role in [
+    let deployer_member = format!("serviceAccount:{deployer}");
+    let deployer_roles = [
         "roles/run.admin",
         "roles/artifactregistry.writer",
         "roles/logging.logWriter",
-    ] {
-        grants.push(with_project(
-            vec![
-                "projects".into(),
-                "add-iam-policy-binding".into(),
-                p.into(),
-                format!("--member=serviceAccount:{deployer}"),
-                format!("--role={role}"),
-                "--condition=None".into(),
-            ],
-            p,
-        ));
-    }
-    grants.push(with_project(
-        vec![
-            "iam".into(),
-            "service-accounts".into(),
-            "add-iam-policy-binding".into(),
-            email.clone(),
-            format!("--member=serviceAccount:{deployer}"),
-            "--role=roles/iam.serviceAccountUser".into(),
-        ],
-        p,
-    ));
+    ];
     out.push(Step {
         id: "deployer-roles".into(),
         title: "Let the build's account push and deploy".into(),
-        why: "Cloud Run admin, Artifact Registry writer, log writer, and acting as the runtime account".into(),
-        check: None,
-        actions: grants.into_iter().map(Action::new).collect(),
+        why: "Cloud Run admin, Artifact Registry writer and log writer on the project".into(),
+        check: Some(policy_check(
+            vec!["projects".into(), "get-iam-policy".into(), p.into()],
+            &deployer_member,
+            &deployer_roles,
+            p,
+        )),
+        actions: deployer_roles
+            .iter()
+            .map(|role| Action::new(project_grant(p, &deployer_member, role)))
+            .collect(),
+        cost: None,
+        every_deploy: false,
+    });
+    out.push(Step {
+        id: "deployer-acts-as".into(),
+        title: "Let the build's account deploy as the runtime account".into(),
+        why: "a deploy that names a service account needs acting as it".into(),
+        check: Some(policy_check(
+            vec![
+                "iam".into(),
+                "service-accounts".into(),
+                "get-iam-policy".into(),
+                email.clone(),
+            ],
+            &deployer_member,
+            &["roles/iam.serviceAccountUser"],
+            p,
+        )),
+        actions: vec![Action::new(with_project(
+            vec![
+                "iam".into(),
+                "service-accounts".into(),
+                "add-iam-policy-binding".into(),
+                email.clone(),
+                format!("--member={deployer_member}"),
+                "--role=roles/iam.serviceAccountUser".into(),
+            ],
+            p,
+        ))],
         cost: None,
         every_deploy: false,
     });
@@ -355,17 +383,16 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
                 id: "sql-client".into(),
                 title: "Let the runtime account connect to Cloud SQL".into(),
                 why: "Cloud Run attaches the instance's socket only for an account with Cloud SQL Client".into(),
-                check: None,
-                actions: vec![Action::new(with_project(
-                    vec![
-                        "projects".into(),
-                        "add-iam-policy-binding".into(),
-                        ip.into(),
-                        format!("--member={member}"),
-                        "--role=roles/cloudsql.client".into(),
-                        "--condition=None".into(),
-                    ],
+                check: Some(policy_check(
+                    vec!["projects".into(), "get-iam-policy".into(), ip.into()],
+                    &member,
+                    &["roles/cloudsql.client"],
                     ip,
+                )),
+                actions: vec![Action::new(project_grant(
+                    ip,
+                    &member,
+                    "roles/cloudsql.client",
                 ))],
                 cost: None,
                 every_deploy: false,
@@ -412,30 +439,31 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             });
         }
     }
-    out.push(Step {
-        id: "secret-access".into(),
-        title: "Let the runtime account read its secrets".into(),
-        why: "one binding per secret: the account reads these and nothing else".into(),
-        check: None,
-        actions: d
-            .secrets
-            .iter()
-            .map(|s| {
-                Action::new(with_project(
-                    vec![
-                        "secrets".into(),
-                        "add-iam-policy-binding".into(),
-                        s.secret.clone(),
-                        format!("--member={member}"),
-                        "--role=roles/secretmanager.secretAccessor".into(),
-                    ],
-                    p,
-                ))
-            })
-            .collect(),
-        cost: None,
-        every_deploy: false,
-    });
+    for s in &d.secrets {
+        out.push(Step {
+            id: format!("access:{}", s.var),
+            title: format!("Let the runtime account read `{}`", s.secret),
+            why: "one binding per secret: the account reads its secrets and nothing else".into(),
+            check: Some(policy_check(
+                vec!["secrets".into(), "get-iam-policy".into(), s.secret.clone()],
+                &member,
+                &["roles/secretmanager.secretAccessor"],
+                p,
+            )),
+            actions: vec![Action::new(with_project(
+                vec![
+                    "secrets".into(),
+                    "add-iam-policy-binding".into(),
+                    s.secret.clone(),
+                    format!("--member={member}"),
+                    "--role=roles/secretmanager.secretAccessor".into(),
+                ],
+                p,
+            ))],
+            cost: None,
+            every_deploy: false,
+        });
+    }
 
     if let Some(media) = &d.media {
         let gs = format!("gs://{}", media.bucket);
@@ -476,6 +504,7 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             ],
             p,
         ))];
+        let mut bound = vec![format!("roles/storage.objectAdmin,{member}")];
         if media.public {
             grants.push(Action::new(with_project(
                 vec![
@@ -488,18 +517,7 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
                 ],
                 p,
             )));
-        } else {
-            grants.push(Action::new(with_project(
-                vec![
-                    "iam".into(),
-                    "service-accounts".into(),
-                    "add-iam-policy-binding".into(),
-                    email.clone(),
-                    format!("--member={member}"),
-                    "--role=roles/iam.serviceAccountTokenCreator".into(),
-                ],
-                p,
-            )));
+            bound.push("roles/storage.objectViewer,allUsers".into());
         }
         out.push(Step {
             id: "bucket-access".into(),
@@ -507,13 +525,57 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             why: if media.public {
                 "object admin for the app; anyone may read, as --public-media asks".into()
             } else {
-                "object admin for the app, and signing its own URLs (private files are served through signed URLs)".into()
+                "object admin for the app, no one else".into()
             },
-            check: None,
+            check: Some(Check {
+                args: with_project(
+                    vec![
+                        "storage".into(),
+                        "buckets".into(),
+                        "get-iam-policy".into(),
+                        gs.clone(),
+                        POLICY_FLATTEN.into(),
+                        POLICY_FORMAT.into(),
+                    ],
+                    p,
+                ),
+                done: Done::WhenListed(bound),
+            }),
             actions: grants,
             cost: None,
             every_deploy: false,
         });
+        if !media.public {
+            out.push(Step {
+                id: "signing".into(),
+                title: "Let the runtime account sign its own URLs".into(),
+                why: "private files are served through signed URLs, which the account signs as itself".into(),
+                check: Some(policy_check(
+                    vec![
+                        "iam".into(),
+                        "service-accounts".into(),
+                        "get-iam-policy".into(),
+                        email.clone(),
+                    ],
+                    &member,
+                    &["roles/iam.serviceAccountTokenCreator"],
+                    p,
+                )),
+                actions: vec![Action::new(with_project(
+                    vec![
+                        "iam".into(),
+                        "service-accounts".into(),
+                        "add-iam-policy-binding".into(),
+                        email.clone(),
+                        format!("--member={member}"),
+                        "--role=roles/iam.serviceAccountTokenCreator".into(),
+                    ],
+                    p,
+                ))],
+                cost: None,
+                every_deploy: false,
+            });
+        }
     }
 
     let mut submit = vec![
@@ -550,6 +612,37 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
         every_deploy: true,
     });
     out
+}
+
+/// A policy read as one `role,member` line per binding (`--filter` is not offered by every
+/// `get-iam-policy`, `--flatten` and `--format` are).
+const POLICY_FLATTEN: &str = "--flatten=bindings[].members";
+const POLICY_FORMAT: &str = "--format=csv[no-heading](bindings.role,bindings.members)";
+
+/// A check that `member` holds each of `roles` in the policy `get_policy` reads.
+fn policy_check(get_policy: Vec<String>, member: &str, roles: &[&str], project: &str) -> Check {
+    let mut args = get_policy;
+    args.push(POLICY_FLATTEN.into());
+    args.push(POLICY_FORMAT.into());
+    Check {
+        args: with_project(args, project),
+        done: Done::WhenListed(roles.iter().map(|r| format!("{r},{member}")).collect()),
+    }
+}
+
+/// `gcloud projects add-iam-policy-binding` for one role, with no condition.
+fn project_grant(project: &str, member: &str, role: &str) -> Vec<String> {
+    with_project(
+        vec![
+            "projects".into(),
+            "add-iam-policy-binding".into(),
+            project.into(),
+            format!("--member={member}"),
+            format!("--role={role}"),
+            "--condition=None".into(),
+        ],
+        project,
+    )
 }
 
 fn secret_check(secret: &str, project: &str) -> Check {
