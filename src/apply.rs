@@ -570,12 +570,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.txt"), "old").unwrap();
         let mut plan = Plan::default();
+        // A file stands where a folder must be: nothing can be written below it.
+        std::fs::write(dir.path().join("blocker"), "a file").unwrap();
         plan.push(change("a.txt", Some("old"), "new", Owner::User));
-        plan.push(change("missing/b.txt", None, "x", Owner::Generated));
+        plan.push(change(
+            ".github/workflows/w.yml",
+            None,
+            "w",
+            Owner::Generated,
+        ));
+        plan.push(change("blocker/b.txt", None, "x", Owner::Generated));
         assert!(write_all(dir.path(), &plan).is_err());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
             "old"
+        );
+        // The folders made for the new file are gone again.
+        assert!(!dir.path().join(".github").exists());
+    }
+
+    #[test]
+    fn missing_folders_of_new_files_are_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = Plan::default();
+        plan.push(change(
+            ".github/workflows/w.yml",
+            None,
+            "w",
+            Owner::Generated,
+        ));
+        write_all(dir.path(), &plan).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(".github/workflows/w.yml")).unwrap(),
+            "w"
         );
     }
 }

@@ -19,6 +19,9 @@ pub enum Command {
     /// Generate the Dockerfile, .dockerignore, .gcloudignore and cloudbuild.yaml, and make
     /// the settings and dependencies ready for Cloud Run. Shows a diff and asks first.
     Init(InitArgs),
+    /// Check what exists in Google Cloud, show the plan, ask, set up what is missing, then
+    /// build and deploy.
+    Deploy(DeployArgs),
     /// Show what djrun detects in the project and where each fact comes from.
     Inspect(InspectArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
@@ -27,9 +30,9 @@ pub enum Command {
     Man(ManArgs),
 }
 
-/// `djrun init`.
+/// The choices that shape the deployment, shared by `init` and `deploy`.
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub struct ChoiceArgs {
     /// The project folder; manage.py may sit in a subfolder.
     #[arg(default_value = ".")]
     pub path: PathBuf,
@@ -54,21 +57,6 @@ pub struct InitArgs {
     /// Require authentication: only callers with the Cloud Run Invoker role get through.
     #[arg(long)]
     pub private: bool,
-    /// Accept every default and write without asking.
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Print the changes as a diff and write nothing.
-    #[arg(long, conflicts_with = "check")]
-    pub dry_run: bool,
-    /// Write nothing; exit 1 when any file would change, 0 when none would.
-    #[arg(long)]
-    pub check: bool,
-    /// Allow overwriting a Dockerfile, .dockerignore, .gcloudignore or cloudbuild.yaml that djrun did not generate.
-    #[arg(long)]
-    pub force: bool,
-    /// Allow editing files that have uncommitted changes.
-    #[arg(long)]
-    pub allow_dirty: bool,
     /// The database: cloudsql-postgres, cloudsql-mysql, url (an external database whose
     /// DATABASE_URL lives in Secret Manager) or none (keep what the settings say).
     #[arg(long, value_name = "KIND")]
@@ -99,6 +87,43 @@ pub struct InitArgs {
     /// The GitHub repository the workflow deploys from, OWNER/NAME (else from git's `origin`).
     #[arg(long, value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
+}
+
+/// `djrun init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// What the deployment is.
+    #[command(flatten)]
+    pub choices: ChoiceArgs,
+    /// Accept every default and write without asking.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the changes as a diff and write nothing.
+    #[arg(long, conflicts_with = "check")]
+    pub dry_run: bool,
+    /// Write nothing; exit 1 when any file would change, 0 when none would.
+    #[arg(long)]
+    pub check: bool,
+    /// Allow overwriting a Dockerfile, .dockerignore, .gcloudignore or cloudbuild.yaml that djrun did not generate.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow editing files that have uncommitted changes.
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+/// `djrun deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// What the deployment is (the same choices as `init`, normally saved by it).
+    #[command(flatten)]
+    pub choices: ChoiceArgs,
+    /// Set up and deploy without asking.
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Show the plan; run only read-only gcloud commands.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `djrun inspect`.

@@ -27,6 +27,13 @@ pub enum Error {
         /// The flag or step that gets past the refusal.
         hint: Option<String>,
     },
+    /// A gcloud command failed: its own message, and what to do about it.
+    Cloud {
+        /// What failed, with gcloud's message.
+        message: String,
+        /// The role to grant or the command to run.
+        hint: Option<String>,
+    },
     /// Reading or writing a file failed.
     Io {
         /// What djrun was doing.
@@ -63,6 +70,14 @@ impl Error {
         }
     }
 
+    /// A failed gcloud command, with a hint.
+    pub fn cloud(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Cloud {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -75,7 +90,9 @@ impl Error {
     /// The hint line, if any.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Input { hint, .. } | Error::Refused { hint, .. } => hint.as_deref(),
+            Error::Input { hint, .. } | Error::Refused { hint, .. } | Error::Cloud { hint, .. } => {
+                hint.as_deref()
+            }
             Error::Io { .. } => None,
         }
     }
@@ -89,7 +106,9 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Input { message, .. } | Error::Refused { message, .. } => f.write_str(message),
+            Error::Input { message, .. }
+            | Error::Refused { message, .. }
+            | Error::Cloud { message, .. } => f.write_str(message),
             Error::Io {
                 action,
                 path,

@@ -504,14 +504,29 @@ fn database_label(kind: DatabaseKind) -> String {
     .to_string()
 }
 
-/// Run `djrun init`. Data (the diff) goes to `out`, messages to `err`.
-pub fn run(
+/// The project read, the choices resolved and the files planned: how `init` and `deploy`
+/// both start.
+pub struct Prepared {
+    /// What the project is.
+    pub facts: ProjectFacts,
+    /// The resolved choices.
+    pub options: Options,
+    /// The files `init` would write; empty when the deployment files match the project.
+    pub plan: Plan,
+    /// Whether the lock file would need updating.
+    pub lock: LockState,
+    /// The folder that holds manage.py.
+    pub project_dir: PathBuf,
+}
+
+/// Inspect the project, resolve the choices (printing their warnings to `err`) and plan the
+/// files, as `djrun init` does.
+pub fn prepare(
     request: &InitRequest,
     gcloud: &GcloudDefaults,
     prompter: &mut dyn Prompter,
-    out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Result<Outcome> {
+) -> Result<Prepared> {
     let facts = inspect::inspect_in(&request.root, request.project_dir.as_deref())?;
     let project_dir = layout::join(&facts.root, &facts.project_root);
     let config = ConfigFile::locate(&project_dir, &facts.project_root)?;
@@ -533,8 +548,31 @@ pub fn run(
         let _ = writeln!(err, "warning: {w}");
     }
     let plan = generate::plan(&facts, &options)?;
-
     let lock = LockState::of(&facts, &plan);
+    Ok(Prepared {
+        facts,
+        options,
+        plan,
+        lock,
+        project_dir,
+    })
+}
+
+/// Run `djrun init`. Data (the diff) goes to `out`, messages to `err`.
+pub fn run(
+    request: &InitRequest,
+    gcloud: &GcloudDefaults,
+    prompter: &mut dyn Prompter,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Outcome> {
+    let Prepared {
+        facts,
+        options,
+        plan,
+        lock,
+        project_dir,
+    } = prepare(request, gcloud, prompter, err)?;
     if plan.is_empty() {
         if let (true, Some(stale)) = (request.check, lock.stale_message()) {
             let _ = writeln!(err, "error: {stale}\n\nhint: {}", lock.hint());
@@ -739,7 +777,7 @@ impl LockState {
 }
 
 /// The first executable called `name` on `PATH`.
-fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -771,16 +809,7 @@ pub fn next_steps(facts: &ProjectFacts, options: &Options) -> String {
         text.push_str(
             "Then, to create the first admin user (its password stays in Secret Manager):\n",
         );
-        for a in &actions {
-            text.push_str("    ");
-            if a.input.is_some() {
-                text.push_str(
-                    "python3 -c 'import secrets; print(secrets.token_urlsafe(24), end=\"\")' | ",
-                );
-            }
-            text.push_str(&crate::steps::shell_line(&a.args));
-            text.push('\n');
-        }
+        text.push_str(&crate::steps::actions_as_shell(&actions, "    "));
     }
     text.push_str(&format!(
         "To try the image on your machine first:\n    docker build -t {s} {context} && docker run --rm -p 8080:8080 -e K_SERVICE={s} -e DJANGO_SECRET_KEY=local-only -e CLOUDRUN_SERVICE_URLS=http://localhost:8080 {s}\n",

@@ -6,10 +6,12 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod deployment;
 pub mod docs;
 pub mod error;
 pub mod gcloud;
+pub mod gcloud_run;
 pub mod generate;
 pub mod init;
 pub mod inspect;

@@ -1,7 +1,8 @@
 //! Parse the command line, call the library, print the error, set the exit code.
 
 use clap::Parser;
-use djrun::cli::{Cli, Command};
+use djrun::cli::{ChoiceArgs, Cli, Command};
+use djrun::deploy::DeployRequest;
 use djrun::init::InitRequest;
 use djrun::prompt::{NoTerminal, Prompter, Terminal};
 use std::io::IsTerminal;
@@ -11,9 +12,15 @@ fn main() {
     let cli = Cli::parse();
     // Ctrl-C: before the writes nothing has changed, so stop at once (showing the cursor a
     // question may have hidden); during the writes, let them finish or roll back whole.
+    // During a deploy's changes, stop after the current step (its gcloud runs on, in a
+    // process group of its own).
     let _ = ctrlc::set_handler(|| {
         if djrun::apply::WRITING.load(Ordering::SeqCst) {
             djrun::apply::INTERRUPTED.store(true, Ordering::SeqCst);
+        } else if djrun::deploy::ACTING.load(Ordering::SeqCst) {
+            if !djrun::deploy::STOP.swap(true, Ordering::SeqCst) {
+                eprintln!("\ninterrupted: stopping after the current step");
+            }
         } else {
             if std::io::stderr().is_terminal() {
                 eprint!("\x1b[?25h");
@@ -46,40 +53,12 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
         Command::Init(args) => {
             let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
             let request = InitRequest {
-                root: args.path,
-                project_dir: args.project_dir,
-                project: args.project,
-                region: args.region,
-                service: args.service,
-                python: args.python,
-                public: if args.private {
-                    Some(false)
-                } else if args.public {
-                    Some(true)
-                } else {
-                    None
-                },
                 yes: args.yes,
                 dry_run: args.dry_run,
                 check: args.check,
                 force: args.force,
                 allow_dirty: args.allow_dirty,
-                domains: (!args.domains.is_empty()).then_some(args.domains),
-                ci: args.ci,
-                github_repo: args.github_repo,
-                database: args.database,
-                sql_instance: args.sql_instance,
-                media: args.media,
-                bucket: args.bucket,
-                public_media: if args.public_media {
-                    Some(true)
-                } else if args.private_media {
-                    Some(false)
-                } else {
-                    None
-                },
-                color: color && std::io::stdout().is_terminal(),
-                interactive,
+                ..choices(args.choices, color, interactive)
             };
             let gcloud = djrun::gcloud::defaults_from_env();
             let mut terminal = Terminal::new();
@@ -90,6 +69,33 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
                 &mut no_terminal
             };
             let outcome = djrun::init::run(
+                &request,
+                &gcloud,
+                prompter,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )?;
+            Ok(outcome.exit_code())
+        }
+        Command::Deploy(args) => {
+            let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+            let request = DeployRequest {
+                init: InitRequest {
+                    yes: args.yes,
+                    ..choices(args.choices, color, interactive)
+                },
+                dry_run: args.dry_run,
+                progress: std::io::stderr().is_terminal(),
+            };
+            let gcloud = djrun::gcloud::defaults_from_env();
+            let mut terminal = Terminal::new();
+            let mut no_terminal = NoTerminal;
+            let prompter: &mut dyn Prompter = if interactive {
+                &mut terminal
+            } else {
+                &mut no_terminal
+            };
+            let outcome = djrun::deploy::run(
                 &request,
                 &gcloud,
                 prompter,
@@ -128,5 +134,41 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+/// The request the shared choice flags make.
+fn choices(args: ChoiceArgs, color: bool, interactive: bool) -> InitRequest {
+    InitRequest {
+        root: args.path,
+        project_dir: args.project_dir,
+        project: args.project,
+        region: args.region,
+        service: args.service,
+        python: args.python,
+        public: if args.private {
+            Some(false)
+        } else if args.public {
+            Some(true)
+        } else {
+            None
+        },
+        domains: (!args.domains.is_empty()).then_some(args.domains),
+        ci: args.ci,
+        github_repo: args.github_repo,
+        database: args.database,
+        sql_instance: args.sql_instance,
+        media: args.media,
+        bucket: args.bucket,
+        public_media: if args.public_media {
+            Some(true)
+        } else if args.private_media {
+            Some(false)
+        } else {
+            None
+        },
+        color: color && std::io::stdout().is_terminal(),
+        interactive,
+        ..InitRequest::default()
     }
 }

@@ -24,6 +24,9 @@ pub trait Prompter {
     fn select(&mut self, question: &Question, items: &[String], default: usize) -> Result<usize>;
     /// Yes or no.
     fn confirm(&mut self, question: &Question, default: bool) -> Result<bool>;
+    /// A secret value, typed without echo. `question.flag` names the environment variable
+    /// that gives it without asking.
+    fn secret(&mut self, question: &Question) -> Result<String>;
 }
 
 /// Asks on the terminal (stderr), with dialoguer.
@@ -94,6 +97,13 @@ impl Prompter for Terminal {
             .interact()
             .map_err(interrupted)
     }
+
+    fn secret(&mut self, question: &Question) -> Result<String> {
+        dialoguer::Password::with_theme(&self.theme)
+            .with_prompt(question.prompt)
+            .interact()
+            .map_err(interrupted)
+    }
 }
 
 /// Never asks: every question is an error that names the flag to pass. Used without a
@@ -128,5 +138,18 @@ impl Prompter for NoTerminal {
 
     fn confirm(&mut self, question: &Question, _default: bool) -> Result<bool> {
         Err(Self::refuse(question))
+    }
+
+    fn secret(&mut self, question: &Question) -> Result<String> {
+        Err(Error::input_hint(
+            format!(
+                "djrun needs a value for \"{}\" but there is no terminal to ask on",
+                question.prompt
+            ),
+            format!(
+                "set the environment variable `{}` for djrun; its value goes to Secret Manager on standard input and is never shown",
+                question.flag
+            ),
+        ))
     }
 }

@@ -9,8 +9,22 @@ use crate::deployment::{DatabaseKind, Deployment, SecretSource, TIER};
 pub enum Done {
     /// The check exits 0 (a `describe` that finds the resource).
     WhenFound,
-    /// The check's output lists every one of these words (`services list --enabled`).
+    /// Every one of these words is a line of the check's output (`services list --enabled`,
+    /// a policy read as `role,member` lines).
     WhenListed(Vec<String>),
+}
+
+impl Done {
+    /// Whether a check that succeeded with `output` says the step is done.
+    pub fn reads(&self, output: &str) -> bool {
+        match self {
+            Done::WhenFound => true,
+            Done::WhenListed(words) => {
+                let lines: Vec<&str> = output.lines().map(str::trim).collect();
+                words.iter().all(|w| lines.contains(&w.as_str()))
+            }
+        }
+    }
 }
 
 /// A read-only gcloud command that tells whether a step is done.
@@ -87,11 +101,43 @@ pub struct Step {
 /// (`gcloud projects describe`) before it runs a step that holds it.
 pub const PROJECT_NUMBER: &str = "{project_number}";
 
+/// Stands in an argument for the image the service runs now, read
+/// (`gcloud run services describe`) before the command that names it.
+pub const SERVICE_IMAGE: &str = "{service_image}";
+
+/// `steps` with the project's number in place of [`PROJECT_NUMBER`], in every command and
+/// in what a check looks for.
+pub fn with_project_number(steps: Vec<Step>, number: &str) -> Vec<Step> {
+    let fill = |args: &mut Vec<String>| {
+        for a in args.iter_mut() {
+            *a = a.replace(PROJECT_NUMBER, number);
+        }
+    };
+    steps
+        .into_iter()
+        .map(|mut step| {
+            if let Some(check) = &mut step.check {
+                fill(&mut check.args);
+                if let Done::WhenListed(words) = &mut check.done {
+                    fill(words);
+                }
+            }
+            for action in &mut step.actions {
+                fill(&mut action.args);
+                if let Some(alt) = &mut action.if_exists {
+                    fill(alt);
+                }
+            }
+            step
+        })
+        .collect()
+}
+
 fn words(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-fn with_project(mut args: Vec<String>, project: &str) -> Vec<String> {
+pub(crate) fn with_project(mut args: Vec<String>, project: &str) -> Vec<String> {
     args.push(format!("--project={project}"));
     args
 }
@@ -198,41 +244,55 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
     }
 
     // The roles the build's account needs to push and deploy, and to run as the runtime one.
-    let mut grants: Vec<Vec<String>> = Vec::new();
-    for role in [
+    let deployer_member = format!("serviceAccount:{deployer}");
+    let deployer_roles = [
         "roles/run.admin",
         "roles/artifactregistry.writer",
         "roles/logging.logWriter",
-    ] {
-        grants.push(with_project(
-            vec![
-                "projects".into(),
-                "add-iam-policy-binding".into(),
-                p.into(),
-                format!("--member=serviceAccount:{deployer}"),
-                format!("--role={role}"),
-                "--condition=None".into(),
-            ],
-            p,
-        ));
-    }
-    grants.push(with_project(
-        vec![
-            "iam".into(),
-            "service-accounts".into(),
-            "add-iam-policy-binding".into(),
-            email.clone(),
-            format!("--member=serviceAccount:{deployer}"),
-            "--role=roles/iam.serviceAccountUser".into(),
-        ],
-        p,
-    ));
+    ];
     out.push(Step {
         id: "deployer-roles".into(),
         title: "Let the build's account push and deploy".into(),
-        why: "Cloud Run admin, Artifact Registry writer, log writer, and acting as the runtime account".into(),
-        check: None,
-        actions: grants.into_iter().map(Action::new).collect(),
+        why: "Cloud Run admin, Artifact Registry writer and log writer on the project".into(),
+        check: Some(policy_check(
+            vec!["projects".into(), "get-iam-policy".into(), p.into()],
+            &deployer_member,
+            &deployer_roles,
+            p,
+        )),
+        actions: deployer_roles
+            .iter()
+            .map(|role| Action::new(project_grant(p, &deployer_member, role)))
+            .collect(),
+        cost: None,
+        every_deploy: false,
+    });
+    out.push(Step {
+        id: "deployer-acts-as".into(),
+        title: "Let the build's account deploy as the runtime account".into(),
+        why: "a deploy that names a service account needs acting as it".into(),
+        check: Some(policy_check(
+            vec![
+                "iam".into(),
+                "service-accounts".into(),
+                "get-iam-policy".into(),
+                email.clone(),
+            ],
+            &deployer_member,
+            &["roles/iam.serviceAccountUser"],
+            p,
+        )),
+        actions: vec![Action::new(with_project(
+            vec![
+                "iam".into(),
+                "service-accounts".into(),
+                "add-iam-policy-binding".into(),
+                email.clone(),
+                format!("--member={deployer_member}"),
+                "--role=roles/iam.serviceAccountUser".into(),
+            ],
+            p,
+        ))],
         cost: None,
         every_deploy: false,
     });
@@ -359,17 +419,16 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
                 id: "sql-client".into(),
                 title: "Let the runtime account connect to Cloud SQL".into(),
                 why: "Cloud Run attaches the instance's socket only for an account with Cloud SQL Client".into(),
-                check: None,
-                actions: vec![Action::new(with_project(
-                    vec![
-                        "projects".into(),
-                        "add-iam-policy-binding".into(),
-                        ip.into(),
-                        format!("--member={member}"),
-                        "--role=roles/cloudsql.client".into(),
-                        "--condition=None".into(),
-                    ],
+                check: Some(policy_check(
+                    vec!["projects".into(), "get-iam-policy".into(), ip.into()],
+                    &member,
+                    &["roles/cloudsql.client"],
                     ip,
+                )),
+                actions: vec![Action::new(project_grant(
+                    ip,
+                    &member,
+                    "roles/cloudsql.client",
                 ))],
                 cost: None,
                 every_deploy: false,
@@ -416,30 +475,31 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             });
         }
     }
-    out.push(Step {
-        id: "secret-access".into(),
-        title: "Let the runtime account read its secrets".into(),
-        why: "one binding per secret: the account reads these and nothing else".into(),
-        check: None,
-        actions: d
-            .secrets
-            .iter()
-            .map(|s| {
-                Action::new(with_project(
-                    vec![
-                        "secrets".into(),
-                        "add-iam-policy-binding".into(),
-                        s.secret.clone(),
-                        format!("--member={member}"),
-                        "--role=roles/secretmanager.secretAccessor".into(),
-                    ],
-                    p,
-                ))
-            })
-            .collect(),
-        cost: None,
-        every_deploy: false,
-    });
+    for s in &d.secrets {
+        out.push(Step {
+            id: format!("access:{}", s.var),
+            title: format!("Let the runtime account read `{}`", s.secret),
+            why: "one binding per secret: the account reads its secrets and nothing else".into(),
+            check: Some(policy_check(
+                vec!["secrets".into(), "get-iam-policy".into(), s.secret.clone()],
+                &member,
+                &["roles/secretmanager.secretAccessor"],
+                p,
+            )),
+            actions: vec![Action::new(with_project(
+                vec![
+                    "secrets".into(),
+                    "add-iam-policy-binding".into(),
+                    s.secret.clone(),
+                    format!("--member={member}"),
+                    "--role=roles/secretmanager.secretAccessor".into(),
+                ],
+                p,
+            ))],
+            cost: None,
+            every_deploy: false,
+        });
+    }
 
     if let Some(media) = &d.media {
         let gs = format!("gs://{}", media.bucket);
@@ -480,6 +540,7 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             ],
             p,
         ))];
+        let mut bound = vec![format!("roles/storage.objectAdmin,{member}")];
         if media.public {
             grants.push(Action::new(with_project(
                 vec![
@@ -492,18 +553,7 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
                 ],
                 p,
             )));
-        } else {
-            grants.push(Action::new(with_project(
-                vec![
-                    "iam".into(),
-                    "service-accounts".into(),
-                    "add-iam-policy-binding".into(),
-                    email.clone(),
-                    format!("--member={member}"),
-                    "--role=roles/iam.serviceAccountTokenCreator".into(),
-                ],
-                p,
-            )));
+            bound.push("roles/storage.objectViewer,allUsers".into());
         }
         out.push(Step {
             id: "bucket-access".into(),
@@ -511,13 +561,57 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             why: if media.public {
                 "object admin for the app; anyone may read, as --public-media asks".into()
             } else {
-                "object admin for the app, and signing its own URLs (private files are served through signed URLs)".into()
+                "object admin for the app, no one else".into()
             },
-            check: None,
+            check: Some(Check {
+                args: with_project(
+                    vec![
+                        "storage".into(),
+                        "buckets".into(),
+                        "get-iam-policy".into(),
+                        gs.clone(),
+                        POLICY_FLATTEN.into(),
+                        POLICY_FORMAT.into(),
+                    ],
+                    p,
+                ),
+                done: Done::WhenListed(bound),
+            }),
             actions: grants,
             cost: None,
             every_deploy: false,
         });
+        if !media.public {
+            out.push(Step {
+                id: "signing".into(),
+                title: "Let the runtime account sign its own URLs".into(),
+                why: "private files are served through signed URLs, which the account signs as itself".into(),
+                check: Some(policy_check(
+                    vec![
+                        "iam".into(),
+                        "service-accounts".into(),
+                        "get-iam-policy".into(),
+                        email.clone(),
+                    ],
+                    &member,
+                    &["roles/iam.serviceAccountTokenCreator"],
+                    p,
+                )),
+                actions: vec![Action::new(with_project(
+                    vec![
+                        "iam".into(),
+                        "service-accounts".into(),
+                        "add-iam-policy-binding".into(),
+                        email.clone(),
+                        format!("--member={member}"),
+                        "--role=roles/iam.serviceAccountTokenCreator".into(),
+                    ],
+                    p,
+                ))],
+                cost: None,
+                every_deploy: false,
+            });
+        }
     }
 
     if let Some(gh) = &d.github {
@@ -672,61 +766,115 @@ fn github_steps(d: &Deployment, gh: &crate::deployment::Github) -> Vec<Step> {
             every_deploy: false,
         },
     ];
-    let mut grants: Vec<Action> = vec![Action::new(with_project(
-        vec![
-            "iam".into(),
-            "service-accounts".into(),
-            "add-iam-policy-binding".into(),
-            deployer.clone(),
-            format!(
-                "--member=principalSet://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/{WIF_POOL}/attribute.repository/{}",
-                gh.repository
-            ),
-            "--role=roles/iam.workloadIdentityUser".into(),
-        ],
-        p,
-    ))];
-    grants.push(Action::new(with_project(
-        vec![
-            "iam".into(),
-            "service-accounts".into(),
-            "add-iam-policy-binding".into(),
-            deployer.clone(),
-            format!("--member=serviceAccount:{deployer}"),
-            "--role=roles/iam.serviceAccountUser".into(),
-        ],
-        p,
-    )));
-    for role in [
+    let get_policy = vec![
+        "iam".into(),
+        "service-accounts".into(),
+        "get-iam-policy".into(),
+        deployer.clone(),
+    ];
+    let principal = format!(
+        "principalSet://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/{WIF_POOL}/attribute.repository/{}",
+        gh.repository
+    );
+    let deployer_member = format!("serviceAccount:{deployer}");
+    let sa_grant = |member: &str, role: &str| {
+        Action::new(with_project(
+            vec![
+                "iam".into(),
+                "service-accounts".into(),
+                "add-iam-policy-binding".into(),
+                deployer.clone(),
+                format!("--member={member}"),
+                format!("--role={role}"),
+            ],
+            p,
+        ))
+    };
+    out.push(Step {
+        id: "ci-identity".into(),
+        title: format!("Let `{}`'s workflows act as the deployer", gh.repository),
+        why: format!(
+            "tokens from this repository become `{deployer}` for the length of a run; then set the repository variable GCP_WORKLOAD_IDENTITY_PROVIDER to `projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/{WIF_POOL}/providers/{provider}` (`gh variable set`)"
+        ),
+        check: Some(policy_check(
+            get_policy.clone(),
+            &principal,
+            &["roles/iam.workloadIdentityUser"],
+            p,
+        )),
+        actions: vec![sa_grant(&principal, "roles/iam.workloadIdentityUser")],
+        cost: None,
+        every_deploy: false,
+    });
+    out.push(Step {
+        id: "ci-acts-as-itself".into(),
+        title: "Let the deployer run builds as itself".into(),
+        why: "`gcloud builds submit --service-account` needs acting as that account".into(),
+        check: Some(policy_check(
+            get_policy,
+            &deployer_member,
+            &["roles/iam.serviceAccountUser"],
+            p,
+        )),
+        actions: vec![sa_grant(&deployer_member, "roles/iam.serviceAccountUser")],
+        cost: None,
+        every_deploy: false,
+    });
+    let roles = [
         "roles/cloudbuild.builds.editor",
         "roles/storage.objectAdmin",
         "roles/logging.viewer",
         "roles/serviceusage.serviceUsageConsumer",
-    ] {
-        grants.push(Action::new(with_project(
-            vec![
-                "projects".into(),
-                "add-iam-policy-binding".into(),
-                p.into(),
-                format!("--member=serviceAccount:{deployer}"),
-                format!("--role={role}"),
-                "--condition=None".into(),
-            ],
-            p,
-        )));
-    }
+    ];
     out.push(Step {
         id: "ci-roles".into(),
-        title: "Let the workflow submit builds as the deployer".into(),
-        why: format!(
-            "the repository's workflows act as `{deployer}`, which submits builds, uploads their source and reads their logs; then set the repository variable GCP_WORKLOAD_IDENTITY_PROVIDER to `projects/PROJECT_NUMBER/locations/global/workloadIdentityPools/{WIF_POOL}/providers/{provider}` (`gh variable set`)"
-        ),
-        check: None,
-        actions: grants,
+        title: "Let the deployer submit builds".into(),
+        why: "it submits builds, uploads their source and streams their logs".into(),
+        check: Some(policy_check(
+            vec!["projects".into(), "get-iam-policy".into(), p.into()],
+            &deployer_member,
+            &roles,
+            p,
+        )),
+        actions: roles
+            .iter()
+            .map(|role| Action::new(project_grant(p, &deployer_member, role)))
+            .collect(),
         cost: None,
         every_deploy: false,
     });
     out
+}
+
+/// A policy read as one `role,member` line per binding (`--filter` is not offered by every
+/// `get-iam-policy`, `--flatten` and `--format` are).
+const POLICY_FLATTEN: &str = "--flatten=bindings[].members";
+const POLICY_FORMAT: &str = "--format=csv[no-heading](bindings.role,bindings.members)";
+
+/// A check that `member` holds each of `roles` in the policy `get_policy` reads.
+fn policy_check(get_policy: Vec<String>, member: &str, roles: &[&str], project: &str) -> Check {
+    let mut args = get_policy;
+    args.push(POLICY_FLATTEN.into());
+    args.push(POLICY_FORMAT.into());
+    Check {
+        args: with_project(args, project),
+        done: Done::WhenListed(roles.iter().map(|r| format!("{r},{member}")).collect()),
+    }
+}
+
+/// `gcloud projects add-iam-policy-binding` for one role, with no condition.
+fn project_grant(project: &str, member: &str, role: &str) -> Vec<String> {
+    with_project(
+        vec![
+            "projects".into(),
+            "add-iam-policy-binding".into(),
+            project.into(),
+            format!("--member={member}"),
+            format!("--role={role}"),
+            "--condition=None".into(),
+        ],
+        project,
+    )
 }
 
 fn secret_check(secret: &str, project: &str) -> Check {
@@ -764,7 +912,7 @@ pub fn superuser_steps(d: &Deployment) -> Option<Vec<Action>> {
         "jobs".into(),
         "deploy".into(),
         format!("{}-createsuperuser", d.service),
-        format!("--image={}:latest", d.image_path()),
+        format!("--image={SERVICE_IMAGE}"),
         format!("--region={}", d.region),
         format!("--service-account={}", d.runtime_email()),
     ];
@@ -777,11 +925,16 @@ pub fn superuser_steps(d: &Deployment) -> Option<Vec<Action>> {
     let mut env = d.env.clone();
     env.push(("DJANGO_SUPERUSER_USERNAME".into(), "admin".into()));
     env.push(("DJANGO_SUPERUSER_EMAIL".into(), "admin@example.com".into()));
+    let lists = env.iter().any(|(_, v)| v.contains(','));
     let env: Vec<String> = env
         .iter()
         .map(|(k, v)| format!("{k}={}", concrete(v, d)))
         .collect();
-    job.push(format!("--set-env-vars={}", env.join(",")));
+    job.push(if lists {
+        format!("--set-env-vars=^;^{}", env.join(";"))
+    } else {
+        format!("--set-env-vars={}", env.join(","))
+    });
     let mut secrets: Vec<String> = d
         .secrets
         .iter()
@@ -817,21 +970,24 @@ fn concrete(value: &str, d: &Deployment) -> String {
     value
         .replace("${_SERVICE}", &d.service)
         .replace("${_REGION}", &d.region)
-        .replace(
-            "$PROJECT_NUMBER",
-            "$(gcloud projects describe PROJECT --format='value(projectNumber)')",
-        )
-        .replace("PROJECT --format", &format!("{} --format", d.project))
+        .replace("$PROJECT_NUMBER", PROJECT_NUMBER)
 }
 
 /// A command as a person types it: each word quoted for a POSIX shell where it must be, and
-/// the project number as the shell variable `$PROJECT_NUMBER`.
+/// the project number and the service's image as the shell variables `$PROJECT_NUMBER` and
+/// `$SERVICE_IMAGE`.
 pub fn shell_line(args: &[String]) -> String {
     let mut line = String::from("gcloud");
     for a in args {
         line.push(' ');
-        let parts: Vec<String> = a.split(PROJECT_NUMBER).map(shell_quote_part).collect();
-        line.push_str(&parts.join("\"$PROJECT_NUMBER\""));
+        let words: Vec<String> = a
+            .split(SERVICE_IMAGE)
+            .map(|part| {
+                let parts: Vec<String> = part.split(PROJECT_NUMBER).map(shell_quote_part).collect();
+                parts.join("\"$PROJECT_NUMBER\"")
+            })
+            .collect();
+        line.push_str(&words.join("\"$SERVICE_IMAGE\""));
     }
     line
 }
@@ -882,39 +1038,62 @@ pub fn as_shell(steps: &[Step]) -> String {
     let mut out = String::new();
     for (i, step) in steps.iter().enumerate() {
         out.push_str(&format!("{}. {}: {}.\n", i + 1, step.title, step.why));
-        let needs_password = step
-            .actions
+        out.push_str(&actions_as_shell(&step.actions, "    "));
+    }
+    out
+}
+
+/// Commands as a person runs them, each line after `indent`: the values a command reads are
+/// made by the shell (never written out), and the project number and the service's image
+/// are read first into the variables the commands name.
+pub fn actions_as_shell(actions: &[Action], indent: &str) -> String {
+    let mut out = String::new();
+    let has = |word: &str| {
+        actions
             .iter()
-            .any(|a| matches!(a.input, Some(Input::PasswordFlags)));
-        let needs_number = step
-            .actions
+            .any(|a| a.args.iter().any(|x| x.contains(word)))
+    };
+    let project = actions
+        .iter()
+        .flat_map(|a| a.args.iter())
+        .find_map(|a| a.strip_prefix("--project="))
+        .unwrap_or("PROJECT");
+    if has(PROJECT_NUMBER) {
+        out.push_str(&format!(
+            "{indent}PROJECT_NUMBER=\"$(gcloud projects describe {project} --format='value(projectNumber)')\"\n"
+        ));
+    }
+    if has(SERVICE_IMAGE) {
+        let (service, region) = actions
             .iter()
-            .any(|a| a.args.iter().any(|x| x.contains(PROJECT_NUMBER)));
-        if needs_number {
-            let project = step
-                .actions
-                .iter()
-                .flat_map(|a| a.args.iter())
-                .find_map(|a| a.strip_prefix("--project="))
-                .unwrap_or("PROJECT");
-            out.push_str(&format!(
-                "    PROJECT_NUMBER=\"$(gcloud projects describe {project} --format='value(projectNumber)')\"\n"
-            ));
+            .find_map(|a| {
+                let job = a.args.get(3)?;
+                let region = a.args.iter().find_map(|x| x.strip_prefix("--region="))?;
+                Some((job.rsplit_once('-')?.0.to_string(), region.to_string()))
+            })
+            .unwrap_or_else(|| ("SERVICE".into(), "REGION".into()));
+        out.push_str(&format!(
+            "{indent}SERVICE_IMAGE=\"$(gcloud run services describe {service} --region={region} --project={project} '--format=value(spec.template.spec.containers[0].image)')\"\n"
+        ));
+    }
+    let needs_password = actions
+        .iter()
+        .any(|a| matches!(a.input, Some(Input::PasswordFlags)));
+    if needs_password {
+        out.push_str(&format!(
+            "{indent}DB_PASSWORD=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\"\n"
+        ));
+    }
+    for action in actions {
+        out.push_str(indent);
+        if let Some(input) = &action.input {
+            out.push_str(&input_shell(input));
         }
-        if needs_password {
-            out.push_str("    DB_PASSWORD=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\"\n");
-        }
-        for action in &step.actions {
-            out.push_str("    ");
-            if let Some(input) = &action.input {
-                out.push_str(&input_shell(input));
-            }
-            out.push_str(&shell_line(&action.args));
-            out.push('\n');
-        }
-        if needs_password {
-            out.push_str("    unset DB_PASSWORD\n");
-        }
+        out.push_str(&shell_line(&action.args));
+        out.push('\n');
+    }
+    if needs_password {
+        out.push_str(&format!("{indent}unset DB_PASSWORD\n"));
     }
     out
 }
@@ -934,6 +1113,43 @@ mod tests {
         assert_eq!(
             shell_quote("--format=value(config.name)"),
             "'--format=value(config.name)'"
+        );
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn the_project_number_fills_every_command_and_what_checks_look_for() {
+        let step = Step {
+            id: "x".into(),
+            title: "x".into(),
+            why: "x".into(),
+            check: Some(Check {
+                args: vec![format!("a/{PROJECT_NUMBER}/b")],
+                done: Done::WhenListed(vec![format!("role,{PROJECT_NUMBER}")]),
+            }),
+            actions: vec![Action {
+                args: vec![format!("--member=projects/{PROJECT_NUMBER}/x")],
+                input: None,
+                if_exists: Some(vec![PROJECT_NUMBER.to_string()]),
+            }],
+            cost: None,
+            every_deploy: false,
+        };
+        let filled = with_project_number(vec![step], "42");
+        let text = format!("{filled:?}");
+        assert!(!text.contains(PROJECT_NUMBER), "{text}");
+        assert_eq!(filled[0].actions[0].args[0], "--member=projects/42/x");
+        assert_eq!(
+            filled[0].check.as_ref().unwrap().done,
+            Done::WhenListed(vec!["role,42".into()])
+        );
+        assert_eq!(
+            shell_line(&[format!("--m=p/{PROJECT_NUMBER}/x y")]),
+            "gcloud '--m=p/'\"$PROJECT_NUMBER\"'/x y'"
         );
     }
 }

@@ -49,6 +49,9 @@ impl Prompter for Scripted {
             self.public
         })
     }
+    fn secret(&mut self, question: &Question) -> Result<String> {
+        panic!("init never asks for a secret: {:?}", question.prompt)
+    }
 }
 
 /// Fails the test if asked anything.
@@ -67,6 +70,9 @@ impl Prompter for Forbidden {
         panic!("asked {:?} under --yes", q.prompt)
     }
     fn confirm(&mut self, q: &Question, _: bool) -> Result<bool> {
+        panic!("asked {:?} under --yes", q.prompt)
+    }
+    fn secret(&mut self, q: &Question) -> Result<String> {
         panic!("asked {:?} under --yes", q.prompt)
     }
 }

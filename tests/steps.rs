@@ -96,7 +96,12 @@ fn commands(steps: &[Step], d: &Deployment) -> Vec<(Vec<String>, Option<String>)
     // The deploy reads the project number before it runs a step that names it.
     let number = |args: &[String]| -> Vec<String> {
         args.iter()
-            .map(|a| a.replace(steps::PROJECT_NUMBER, "123456789012"))
+            .map(|a| {
+                a.replace(steps::PROJECT_NUMBER, "123456789012").replace(
+                    steps::SERVICE_IMAGE,
+                    "europe-west1-docker.pkg.dev/demo-project-123/cloud-run-source-deploy/shop:b1",
+                )
+            })
             .collect()
     };
     let mut out = Vec::new();
@@ -112,7 +117,7 @@ fn commands(steps: &[Step], d: &Deployment) -> Vec<(Vec<String>, Option<String>)
         }
     }
     for a in steps::superuser_steps(d).unwrap_or_default() {
-        out.push((a.args.clone(), stdin(&a.input)));
+        out.push((number(&a.args), stdin(&a.input)));
     }
     out
 }
@@ -215,23 +220,27 @@ fn a_fresh_database_plan_creates_things_before_it_grants_on_them() {
             "account:shop-run",
             "account:shop-deploy",
             "deployer-roles",
+            "deployer-acts-as",
             "sql-instance",
             "sql-database",
             "secret:DATABASE_URL",
             "sql-client",
             "secret:DJANGO_SECRET_KEY",
-            "secret-access",
+            "access:DJANGO_SECRET_KEY",
+            "access:DATABASE_URL",
             "bucket",
             "bucket-access",
+            "signing",
             "build",
         ]
     );
+    let step = |id: &str| steps.iter().find(|s| s.id == id).unwrap();
     let apis = &steps[0].actions[0].args;
     assert!(apis.contains(&"sqladmin.googleapis.com".to_string()));
     assert!(apis.contains(&"iamcredentials.googleapis.com".to_string()));
     // The instance is created with an explicit edition, tier, version, backups and
     // deletion protection, and says what it costs.
-    let instance = &steps[5];
+    let instance = step("sql-instance");
     for flag in [
         "--edition=enterprise",
         "--tier=db-g1-small",
@@ -246,7 +255,7 @@ fn a_fresh_database_plan_creates_things_before_it_grants_on_them() {
     }
     assert!(instance.cost.as_deref().unwrap().contains("a month"));
     // The user gets its password on stdin, and the URL secret the same password.
-    let user = &steps[7];
+    let user = step("secret:DATABASE_URL");
     assert_eq!(user.actions[0].input, Some(Input::PasswordFlags));
     assert!(user.actions[0].args.contains(&"--flags-file=-".to_string()));
     assert_eq!(
@@ -257,14 +266,14 @@ fn a_fresh_database_plan_creates_things_before_it_grants_on_them() {
         ))
     );
     // Private media: the bucket blocks public access and the account signs its own URLs.
-    assert!(steps[11].actions[0]
+    assert!(step("bucket").actions[0]
         .args
         .contains(&"--public-access-prevention".to_string()));
-    assert!(steps[12].actions[1]
+    assert!(step("signing").actions[0]
         .args
         .contains(&"--role=roles/iam.serviceAccountTokenCreator".to_string()));
     // The build pins the secret versions it is given.
-    let build = &steps[13].actions[0].args;
+    let build = &step("build").actions[0].args;
     assert!(build.contains(&"--substitutions=_DJANGO_SECRET_KEY_VERSION=3".to_string()));
     assert_eq!(d.migrate_job.as_deref(), Some("shop-migrate"));
 }
