@@ -1149,7 +1149,7 @@ mod number_tests {
         );
         assert_eq!(
             shell_line(&[format!("--m=p/{PROJECT_NUMBER}/x y")]),
-            "gcloud '--m=p/'\"$PROJECT_NUMBER\"'/x y'"
+            "gcloud --m=p/\"$PROJECT_NUMBER\"'/x y'"
         );
     }
 }
