@@ -6,8 +6,9 @@
 //! cargo test --test e2e -- --ignored --test-threads=1
 //! ```
 //!
-//! The harness uses a Docker engine when `docker info` succeeds, else buildah (vfs storage,
-//! chroot isolation, `--pull-never`), and says which on stderr. No engine at all is a failure,
+//! The harness uses a Docker engine when `docker info` succeeds, else buildah (overlay storage
+//! in a store of the tier's own under the setup cache, chroot isolation, `--pull-never`), and
+//! says which on stderr. No engine at all is a failure,
 //! never a skip. Every test here is `#[ignore]` so that a plain `cargo test` stays fast.
 //!
 //! What "the way cloudbuild.yaml deploys it" means here, all read from the generated file:
@@ -63,8 +64,7 @@ macro_rules! say {
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn mysite_builds_and_serves_like_cloud_run() {
     // The stand-in base image has Python 3.13, so the image is pinned to match. The only
-    // case that rebuilds after a code change: one is enough to test the layer order, and
-    // each rebuild costs minutes under vfs.
+    // case that rebuilds after a code change: one is enough to test the layer order.
     Case::new("examples/mysite")
         .init_args(&["--python", "3.13"])
         .rebuild_after_code_change()
@@ -997,7 +997,9 @@ impl Engine {
     fn describe(self) -> &'static str {
         match self {
             Engine::Docker => "docker",
-            Engine::Buildah => "buildah (vfs storage, chroot isolation, --pull-never)",
+            Engine::Buildah => {
+                "buildah (overlay storage of the tier's own, chroot isolation, --pull-never)"
+            }
         }
     }
 
@@ -1011,7 +1013,7 @@ impl Engine {
     fn cmd(self) -> Command {
         let mut cmd = Command::new(self.program());
         if self == Engine::Buildah {
-            cmd.args(["--storage-driver", "vfs"]);
+            cmd.args(storage_args());
         }
         cmd.stdin(Stdio::null());
         cmd
@@ -1030,8 +1032,9 @@ impl Engine {
                 .is_ok_and(|o| o.status.success());
             if !present {
                 return Err(format!(
-                    "the Dockerfile's base image {image} is not in buildah's vfs storage and \
-                     cannot be pulled here; {SETUP_HINT} (it provides python:3.13-slim)"
+                    "the Dockerfile's base image {image} is not in the tier's buildah store \
+                     ({}) and cannot be pulled here; {SETUP_HINT} (it provides python:3.13-slim)",
+                    storage_root().display()
                 ));
             }
         }
@@ -2066,6 +2069,25 @@ fn e2e_cache_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
     PathBuf::from(home).join(".cache/djrun-e2e")
+}
+
+/// buildah's store for the tier: the overlay driver (vfs copies the whole root filesystem
+/// for every layer, about four times slower) in a root of its own, so that it never meets a
+/// store another driver made. setup.sh imports the stand-in base image into the same store.
+fn storage_root() -> PathBuf {
+    e2e_cache_dir().join("storage").join("root")
+}
+
+fn storage_args() -> Vec<OsString> {
+    let runroot = e2e_cache_dir().join("storage").join("runroot");
+    vec![
+        "--storage-driver".into(),
+        "overlay".into(),
+        "--root".into(),
+        storage_root().into(),
+        "--runroot".into(),
+        runroot.into(),
+    ]
 }
 
 /// The bin folder of setup.sh's tools venv: uv (pinned) and a Python with PyYAML.
