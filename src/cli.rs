@@ -20,6 +20,10 @@ pub enum Command {
     Init(InitArgs),
     /// Show what djrun detects in the project and where each fact comes from.
     Inspect(InspectArgs),
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the manual page, or write one page per command into a folder.
+    Man(ManArgs),
 }
 
 /// `djrun init`.
@@ -64,6 +68,26 @@ pub struct InitArgs {
     /// Allow editing files that have uncommitted changes.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// The database: cloudsql-postgres, cloudsql-mysql, url (an external database whose
+    /// DATABASE_URL lives in Secret Manager) or none (keep what the settings say).
+    #[arg(long, value_name = "KIND")]
+    pub database: Option<String>,
+    /// The Cloud SQL instance, NAME or PROJECT:REGION:NAME (else `<service>-db`).
+    #[arg(long, value_name = "NAME")]
+    pub sql_instance: Option<String>,
+    /// Where uploaded files go: gcs (a Cloud Storage bucket) or none (gcs by default when
+    /// the project stores uploads).
+    #[arg(long, value_name = "KIND")]
+    pub media: Option<String>,
+    /// The media bucket (else `<project>-<service>-media`).
+    #[arg(long, value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// Let anyone read uploaded files through plain URLs (else private, with signed URLs).
+    #[arg(long, conflicts_with = "private_media")]
+    pub public_media: bool,
+    /// Keep uploaded files private, served through signed URLs (the default).
+    #[arg(long)]
+    pub private_media: bool,
 }
 
 /// `djrun inspect`.
@@ -75,7 +99,27 @@ pub struct InspectArgs {
     /// The folder below PATH that holds manage.py, when PATH holds several projects.
     #[arg(long, value_name = "DIR")]
     pub project_dir: Option<String>,
+    /// The settings module the container runs with (else detected).
+    #[arg(long, value_name = "MODULE")]
+    pub settings: Option<String>,
     /// Print the facts as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `djrun completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `djrun man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write djrun.1 and a page per command (djrun-init.1, ...) into this folder instead of
+    /// printing djrun.1.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

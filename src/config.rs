@@ -21,6 +21,16 @@ pub struct Saved {
     pub python: Option<String>,
     /// Whether the service allows unauthenticated access.
     pub public: Option<bool>,
+    /// `--database`.
+    pub database: Option<String>,
+    /// `--sql-instance`.
+    pub sql_instance: Option<String>,
+    /// `--media`.
+    pub media: Option<String>,
+    /// `--bucket`.
+    pub bucket: Option<String>,
+    /// `--public-media`.
+    pub public_media: Option<bool>,
 }
 
 /// Where the saved choices live.
@@ -89,21 +99,34 @@ impl ConfigFile {
                 }),
             }
         };
-        let public = match table.get("public") {
-            None => None,
-            Some(item) => Some(item.as_bool().ok_or_else(|| {
-                Error::input_hint(
-                    format!("`{}`: `{prefix}public` must be true or false", self.path),
-                    "write `public = false` for a private service, or remove the key",
-                )
-            })?),
+        let boolean = |key: &str, hint: &str| -> Result<Option<bool>> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(item) => item.as_bool().map(Some).ok_or_else(|| {
+                    Error::input_hint(
+                        format!("`{}`: `{prefix}{key}` must be true or false", self.path),
+                        hint.to_string(),
+                    )
+                }),
+            }
         };
         Ok(Saved {
             project: string("project")?,
             region: string("region")?,
             service: string("service")?,
             python: string("python")?,
-            public,
+            public: boolean(
+                "public",
+                "write `public = false` for a private service, or remove the key",
+            )?,
+            database: string("database")?,
+            sql_instance: string("sql-instance")?,
+            media: string("media")?,
+            bucket: string("bucket")?,
+            public_media: boolean(
+                "public-media",
+                "write `public-media = true` for media anyone may read, or remove the key",
+            )?,
         })
     }
 
@@ -164,6 +187,14 @@ impl ConfigFile {
             set("service", saved.service.as_deref().map(Value::from));
             set("python", saved.python.as_deref().map(Value::from));
             set("public", saved.public.map(Value::from));
+            set("database", saved.database.as_deref().map(Value::from));
+            set(
+                "sql-instance",
+                saved.sql_instance.as_deref().map(Value::from),
+            );
+            set("media", saved.media.as_deref().map(Value::from));
+            set("bucket", saved.bucket.as_deref().map(Value::from));
+            set("public-media", saved.public_media.map(Value::from));
         }
         let mut after = doc.to_string();
         if let Some(text) = &self.text {

@@ -2,6 +2,7 @@
 //! user's files, all in memory.
 
 use crate::config::{ConfigFile, Saved};
+use crate::deployment::{DatabaseKind, Deployment, MediaKind, SqlInstance};
 use crate::inspect::deps::Manifest;
 use crate::inspect::settings::BaseDir;
 use crate::inspect::{layout, read_text, ProjectFacts};
@@ -26,13 +27,21 @@ pub struct Options {
     pub python: String,
     /// Whether the service allows unauthenticated access.
     pub public: bool,
+    /// The database the deployment uses.
+    pub database: DatabaseKind,
+    /// The Cloud SQL instance, for the Cloud SQL kinds.
+    pub sql_instance: SqlInstance,
+    /// Where uploads go.
+    pub media: MediaKind,
+    /// The media bucket.
+    pub bucket: String,
+    /// Whether anyone may read the media files.
+    pub public_media: bool,
     /// What to store as saved choices.
     pub saved: Saved,
 }
 
-/// The Artifact Registry repository the image goes to: the one `gcloud run deploy --source`
-/// creates, so projects that tried that already have it.
-pub const REPOSITORY: &str = "cloud-run-source-deploy";
+pub use crate::deployment::REPOSITORY;
 /// gunicorn as djrun adds it: 23.0 fixed request smuggling.
 pub const GUNICORN: Wanted = Wanted {
     name: "gunicorn",
@@ -76,10 +85,26 @@ pub const TOOLS: Tools = Tools {
     pipenv: "2026.10.3",
 };
 
-/// The Secret Manager secret that holds the service's Django secret key.
-pub fn secret_name(service: &str) -> String {
-    format!("{service}-django-secret-key")
-}
+/// dj-database-url as djrun adds it: 2.0 parses `?host=` socket URLs into OPTIONS.
+pub const DJ_DATABASE_URL: Wanted = Wanted {
+    name: "dj-database-url",
+    bound: ">=2.0",
+};
+/// psycopg 3 with its own libpq, so the image needs no system library for it.
+pub const PSYCOPG: Wanted = Wanted {
+    name: "psycopg[binary]",
+    bound: ">=3.1",
+};
+/// mysqlclient, the driver Django recommends for MySQL (built against libmariadb).
+pub const MYSQLCLIENT: Wanted = Wanted {
+    name: "mysqlclient",
+    bound: ">=2.2",
+};
+/// django-storages with the Google Cloud Storage backend.
+pub const DJANGO_STORAGES: Wanted = Wanted {
+    name: "django-storages[google]",
+    bound: ">=1.14",
+};
 
 #[derive(Serialize)]
 struct DockerfileContext<'a> {
@@ -116,9 +141,15 @@ struct CloudbuildContext<'a> {
     repository: &'a str,
     context: String,
     access_flag: &'a str,
-    secret_name: String,
-    env_vars: Vec<String>,
-    secrets: Vec<String>,
+    runtime_account: &'a str,
+    env_vars: String,
+    secrets: String,
+    versions: Vec<String>,
+    sql_instance: Option<String>,
+    migrate_job: bool,
+    concurrency: u32,
+    max_instances: u32,
+    capacity: &'a str,
 }
 
 #[derive(Serialize)]
@@ -130,7 +161,36 @@ struct SettingsBlockContext {
     static_root: Option<String>,
     whitenoise: bool,
     after_security: bool,
+    /// `merge` (the settings have `STORAGES`), `new`, or `legacy` (the pre-4.2 settings).
     storages: &'static str,
+    /// The backend of `STORAGES["staticfiles"]` djrun sets, if any.
+    static_backend: Option<&'static str>,
+    /// The backend of `STORAGES["default"]` djrun sets, if any.
+    default_backend: Option<&'static str>,
+    database: Option<DatabaseBlock>,
+    media: Option<MediaBlock>,
+}
+
+/// The database part of the settings block.
+#[derive(Serialize)]
+struct DatabaseBlock {
+    /// `project` (the settings read the URL already), `dj_database_url` or `environ`.
+    parser: &'static str,
+    /// The variable that holds the URL.
+    var: String,
+    /// Whether the settings define `DATABASES` (else djrun starts from an empty one).
+    has_databases: bool,
+    /// Whether Django knows `CONN_HEALTH_CHECKS` (4.1 and later).
+    health_checks: bool,
+    /// Whether the database is a Cloud SQL instance.
+    cloud_sql: bool,
+}
+
+/// The media part of the settings block.
+#[derive(Serialize)]
+struct MediaBlock {
+    public: bool,
+    bucket_var: &'static str,
 }
 
 /// What djrun adds so static files work on Cloud Run.
@@ -141,11 +201,16 @@ struct StaticPlan {
 }
 
 fn django_before_4_2(version: Option<&str>) -> bool {
+    django_before(version, (4, 2))
+}
+
+/// Whether the project's Django is older than `release`; unknown counts as current.
+fn django_before(version: Option<&str>, release: (u32, u32)) -> bool {
     let Some((major, minor)) = version.and_then(|v| v.split_once('.')) else {
         return false;
     };
     match (major.parse::<u32>(), minor.parse::<u32>()) {
-        (Ok(major), Ok(minor)) => (major, minor) < (4, 2),
+        (Ok(major), Ok(minor)) => (major, minor) < release,
         _ => false,
     }
 }
@@ -168,13 +233,14 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
             format!("os.path.join({expr}, \"staticfiles\")")
         }
     });
-    let storages = if django_before_4_2(facts.django_version.as_deref()) {
-        "legacy"
-    } else if s.storages {
-        "merge"
-    } else {
-        "new"
-    };
+    let storages =
+        if django_before_4_2(facts.django_version.as_deref()) || s.legacy_storage_settings {
+            "legacy"
+        } else if s.storages {
+            "merge"
+        } else {
+            "new"
+        };
     StaticPlan {
         block: SettingsBlockContext {
             allowed_hosts: s.allowed_hosts_env.is_none(),
@@ -185,6 +251,11 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
             whitenoise,
             after_security: s.security_middleware,
             storages,
+            static_backend: whitenoise
+                .then_some("whitenoise.storage.CompressedManifestStaticFilesStorage"),
+            default_backend: None,
+            database: None,
+            media: None,
         },
         collectstatic,
         whitenoise_dependency: whitenoise && !facts.deps.has("whitenoise"),
@@ -355,63 +426,21 @@ fn generated(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChan
     })
 }
 
-/// The service's own address, as Cloud Build substitutions spell it.
-const SERVICE_HOST: &str = "${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app";
-
-/// The plain environment the deploy sets: the service's URLs, for djrun's block or for the
-/// variables the settings already read their hosts and origins from.
-pub fn deploy_env(facts: &ProjectFacts) -> Vec<String> {
-    let s = &facts.settings;
-    let mut env = vec![format!("CLOUDRUN_SERVICE_URLS=https://{SERVICE_HOST}")];
-    if let Some(var) = &s.allowed_hosts_env {
-        env.push(format!("{var}={SERVICE_HOST}"));
-    }
-    if let Some(var) = &s.csrf_origins_env {
-        env.push(format!("{var}=https://{SERVICE_HOST}"));
-    }
-    env.dedup();
-    env
-}
-
-/// The variables the deploy takes from Secret Manager, with their secrets: the secret key
-/// (in the variable the settings read it from), and every other variable the settings
-/// require at import time. The secret key's secret is a substitution so it can be renamed.
-pub fn deploy_secrets(facts: &ProjectFacts, service: &str) -> Vec<(String, String)> {
-    let s = &facts.settings;
-    let key_var = s
-        .secret_key_env
-        .clone()
-        .unwrap_or_else(|| "DJANGO_SECRET_KEY".to_string());
-    let mut secrets = vec![(key_var.clone(), "${_SECRET_KEY_SECRET}".to_string())];
-    let set_by_deploy = [
-        Some("K_SERVICE"),
-        Some("CLOUDRUN_SERVICE_URLS"),
-        s.allowed_hosts_env.as_deref(),
-        s.csrf_origins_env.as_deref(),
-    ];
-    for (var, _) in &s.build_values {
-        if *var == key_var || set_by_deploy.contains(&Some(var.as_str())) {
-            continue;
-        }
-        let id = format!("{service}-{}", var.to_ascii_lowercase().replace('_', "-"));
-        secrets.push((var.clone(), id));
-    }
-    secrets
-}
-
 /// The environment `collectstatic` runs with at build time: the Cloud Run switch, a
-/// placeholder secret key, and a harmless value for each variable the settings require.
-pub fn build_env(facts: &ProjectFacts) -> String {
-    let key_var = facts
-        .settings
-        .secret_key_env
-        .clone()
-        .unwrap_or_else(|| "DJANGO_SECRET_KEY".to_string());
+/// placeholder secret key, a harmless value for each variable the settings require, and
+/// for each the deployment's own settings read.
+pub fn build_env(facts: &ProjectFacts, deployment: &Deployment) -> String {
+    let key_var = deployment.secrets[0].var.clone();
     let mut vars: Vec<(String, String)> = vec![
         ("K_SERVICE".into(), "build".into()),
         (key_var, "collectstatic-placeholder".into()),
     ];
-    for (name, value) in &facts.settings.build_values {
+    for (name, value) in facts
+        .settings
+        .build_values
+        .iter()
+        .chain(deployment.build_values().iter())
+    {
         if !vars.iter().any(|(n, _)| n == name) {
             vars.push((name.clone(), value.clone()));
         }
@@ -437,9 +466,74 @@ fn shell_word(value: &str) -> String {
 
 /// Compute every change `init` would make.
 pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
+    let deployment = Deployment::new(facts, options)?;
+    plan_for(facts, options, &deployment)
+}
+
+/// How the settings block reads the database URL, and the dependency that takes, if any.
+fn database_block(
+    facts: &ProjectFacts,
+    deployment: &Deployment,
+) -> (Option<DatabaseBlock>, Vec<Wanted<'static>>) {
+    let Some(db) = &deployment.database else {
+        return (None, Vec::new());
+    };
+    let mut wanted = Vec::new();
+    let parser = if db.read_by_project {
+        "project"
+    } else if facts.deps.has("dj-database-url") {
+        "dj_database_url"
+    } else if facts.deps.has("django-environ") {
+        "environ"
+    } else {
+        wanted.push(DJ_DATABASE_URL);
+        "dj_database_url"
+    };
+    let deps = &facts.deps;
+    match db.kind {
+        DatabaseKind::CloudSqlPostgres
+            if !deps.has("psycopg") && !deps.has("psycopg2") && !deps.has("psycopg2-binary") =>
+        {
+            wanted.push(PSYCOPG)
+        }
+        DatabaseKind::CloudSqlMysql if !deps.has("mysqlclient") && !deps.has("pymysql") => {
+            wanted.push(MYSQLCLIENT)
+        }
+        _ => {}
+    }
+    (
+        Some(DatabaseBlock {
+            parser,
+            var: db.var.clone(),
+            has_databases: facts.settings.databases_at.is_some(),
+            health_checks: !django_before(facts.django_version.as_deref(), (4, 1)),
+            cloud_sql: db.kind.is_cloud_sql(),
+        }),
+        wanted,
+    )
+}
+
+/// Compute every change `init` would make for `deployment`.
+pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment) -> Result<Plan> {
     let server = Server::choose(facts)?;
-    let statics = static_plan(facts);
-    let (build_packages, runtime_packages) = native_packages(facts);
+    let mut statics = static_plan(facts);
+    let (database, mut wanted_for_data) = database_block(facts, deployment);
+    statics.block.database = database;
+    if let Some(media) = &deployment.media {
+        statics.block.media = Some(MediaBlock {
+            public: media.public,
+            bucket_var: crate::deployment::BUCKET_VAR,
+        });
+        statics.block.default_backend = Some("storages.backends.gcloud.GoogleCloudStorage");
+        if !facts.deps.has("django-storages") {
+            wanted_for_data.push(DJANGO_STORAGES);
+        }
+    }
+    let mut facts_with_added = facts.clone();
+    for w in &wanted_for_data {
+        facts_with_added.deps.add_package(w.project(), &w.extras());
+    }
+    let (build_packages, runtime_packages) = native_packages(&facts_with_added);
     let deps = &facts.deps;
 
     let mut plan = Plan::default();
@@ -457,7 +551,7 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
             build_packages,
             runtime_packages,
             collectstatic: statics.collectstatic,
-            build_env: build_env(facts),
+            build_env: build_env(facts, deployment),
             command: server.command(),
         },
     );
@@ -495,21 +589,32 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
         render::render(
             render::CLOUDBUILD,
             CloudbuildContext {
-                service: &options.service,
-                region: &options.region,
-                repository: REPOSITORY,
-                context: facts.project_root.clone(),
-                access_flag: if options.public {
+                service: &deployment.service,
+                region: &deployment.region,
+                repository: deployment.repository,
+                context: deployment.context.clone(),
+                access_flag: if deployment.public {
                     "--allow-unauthenticated"
                 } else {
                     "--no-allow-unauthenticated"
                 },
-                secret_name: secret_name(&options.service),
-                env_vars: deploy_env(facts),
-                secrets: deploy_secrets(facts, &options.service)
-                    .into_iter()
-                    .map(|(var, secret)| format!("{var}={secret}:latest"))
+                runtime_account: &deployment.runtime_account,
+                env_vars: deployment.env_flag_value(),
+                secrets: deployment.secrets_flag_value(),
+                versions: deployment
+                    .secrets
+                    .iter()
+                    .map(|s| s.version_substitution())
                     .collect(),
+                sql_instance: deployment
+                    .database
+                    .as_ref()
+                    .and_then(|d| d.instance.as_ref())
+                    .map(|i| i.connection_name()),
+                migrate_job: deployment.migrate_job.is_some(),
+                concurrency: deployment.capacity.concurrency,
+                max_instances: deployment.capacity.max_instances,
+                capacity: &deployment.capacity.arithmetic,
             },
         ),
     )?);
@@ -536,6 +641,7 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
     if statics.whitenoise_dependency {
         wanted.push(WHITENOISE);
     }
+    wanted.extend(wanted_for_data);
     let manifest_path = in_project(facts, &deps.manifest);
     let text = current(facts, &manifest_path)?.unwrap_or_default();
     let after = match deps.manifest_kind {
@@ -553,7 +659,7 @@ pub fn plan(facts: &ProjectFacts, options: &Options) -> Result<Plan> {
     if after != text {
         plan.dependencies_added = wanted
             .iter()
-            .filter(|w| !deps.has(w.name))
+            .filter(|w| !deps.has(w.project()))
             .map(|w| w.name.to_string())
             .collect();
     }

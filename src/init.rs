@@ -1,8 +1,9 @@
 //! `djrun init`: inspect, resolve the choices, plan, show, ask, write.
 
 use crate::config::{ConfigFile, Saved};
+use crate::deployment::{self, DatabaseKind, Deployment, MediaKind, SqlInstance};
 use crate::gcloud::GcloudDefaults;
-use crate::generate::{self, Options, REPOSITORY};
+use crate::generate::{self, Options};
 use crate::inspect::deps::Manager;
 use crate::inspect::{self, layout, ProjectFacts};
 use crate::plan::Plan;
@@ -39,6 +40,16 @@ pub struct InitRequest {
     pub force: bool,
     /// `--allow-dirty`: edit files with uncommitted changes.
     pub allow_dirty: bool,
+    /// `--database`.
+    pub database: Option<String>,
+    /// `--sql-instance`.
+    pub sql_instance: Option<String>,
+    /// `--media`.
+    pub media: Option<String>,
+    /// `--bucket`.
+    pub bucket: Option<String>,
+    /// `--public-media` (`Some(true)`) or `--private-media` (`Some(false)`).
+    pub public_media: Option<bool>,
     /// Colour the diff.
     pub color: bool,
     /// Whether questions can be asked (a terminal on stdin).
@@ -79,6 +90,10 @@ fn example(flag: &str) -> &'static str {
         "--project" => "pass the project id that `gcloud projects list` shows, such as `--project my-shop-prod`",
         "--region" => "pass a region that `gcloud run regions list` shows, such as `--region europe-west1`",
         "--service" => "pass 1 to 49 lowercase letters, digits and hyphens, starting with a letter, such as `--service my-shop`",
+        "--database" => "pass `--database cloudsql-postgres`, `cloudsql-mysql`, `url` (a database elsewhere) or `none` (keep the settings' own)",
+        "--sql-instance" => "pass an instance name such as `--sql-instance shop-db`, or `PROJECT:REGION:NAME` for one in another project or region",
+        "--media" => "pass `--media gcs` (a Cloud Storage bucket) or `--media none`",
+        "--bucket" => "pass a bucket name of lowercase letters, digits and hyphens, such as `--bucket my-shop-media`",
         _ => "pass the Python version as X.Y, such as `--python 3.13`",
     }
 }
@@ -265,12 +280,122 @@ pub fn resolve(
         true
     };
 
+    // The database.
+    let suggested = DatabaseKind::suggested(facts);
+    let (database, database_from_user) = if let Some(d) = &request.database {
+        let kind = DatabaseKind::parse(d).map_err(|why| flag_error("--database", why))?;
+        (kind, true)
+    } else if let Some(d) = &saved.database {
+        let kind = DatabaseKind::parse(d).map_err(|why| saved_error(config, "database", why))?;
+        (kind, true)
+    } else if ask {
+        let items: Vec<String> = DatabaseKind::ALL
+            .iter()
+            .map(|k| database_label(*k))
+            .collect();
+        let index = DatabaseKind::ALL
+            .iter()
+            .position(|k| *k == suggested)
+            .unwrap_or(0);
+        let chosen = prompter.select(
+            &Question {
+                prompt: "Database",
+                flag: "--database",
+            },
+            &items,
+            index,
+        )?;
+        (DatabaseKind::ALL[chosen], true)
+    } else {
+        (suggested, false)
+    };
+    if let Some(engine) = deployment::unsupported_engine(facts) {
+        let explicit_escape = database_from_user && !database.is_cloud_sql();
+        if !explicit_escape && !database_from_user {
+            let at = facts
+                .settings
+                .databases_at
+                .as_ref()
+                .map(|l| format!("`{}` line {}", l.file, l.line))
+                .unwrap_or_else(|| format!("`{}`", facts.settings_file));
+            return Err(Error::input_hint(
+                format!(
+                    "{at} uses the database engine `{engine}`, which Cloud SQL does not serve"
+                ),
+                "pass `--database url` to read the database from a `DATABASE_URL` secret, or `--database none` to keep the settings as they are",
+            ));
+        }
+    }
+    if facts.database == "unknown" && !database_from_user && facts.settings.databases_at.is_some() {
+        warnings.push(format!(
+            "djrun cannot tell from `{}` which database the project uses; the deployment keeps the settings' own. Pass `--database cloudsql-postgres`, `cloudsql-mysql` or `url` to take it from a `DATABASE_URL` secret",
+            facts.settings_file
+        ));
+    }
+
+    let default_instance = SqlInstance::default_for(&service, &project, &region);
+    let sql_instance = if let Some(i) = &request.sql_instance {
+        SqlInstance::parse(i, &project, &region).map_err(|why| flag_error("--sql-instance", why))?
+    } else if let Some(i) = &saved.sql_instance {
+        SqlInstance::parse(i, &project, &region)
+            .map_err(|why| saved_error(config, "sql-instance", why))?
+    } else {
+        validate::sql_instance_name(&default_instance.name, &project)
+            .map_err(|why| flag_error("--sql-instance", why))?;
+        default_instance.clone()
+    };
+
+    // Media.
+    let suggested_media = MediaKind::suggested(facts);
+    let media = if let Some(m) = &request.media {
+        MediaKind::parse(m).map_err(|why| flag_error("--media", why))?
+    } else if let Some(m) = &saved.media {
+        MediaKind::parse(m).map_err(|why| saved_error(config, "media", why))?
+    } else if ask && suggested_media == MediaKind::Gcs {
+        let keep = prompter.confirm(
+            &Question {
+                prompt: "Store uploaded files in a Cloud Storage bucket?",
+                flag: "--media gcs or --media none",
+            },
+            true,
+        )?;
+        if keep {
+            MediaKind::Gcs
+        } else {
+            MediaKind::None
+        }
+    } else {
+        suggested_media
+    };
+    let default_bucket = deployment::default_bucket(&project, &service);
+    let bucket = if let Some(b) = &request.bucket {
+        validate::bucket_name(b).map_err(|why| flag_error("--bucket", why))?;
+        b.clone()
+    } else if let Some(b) = &saved.bucket {
+        validate::bucket_name(b).map_err(|why| saved_error(config, "bucket", why))?;
+        b.clone()
+    } else {
+        default_bucket.clone()
+    };
+    let public_media = request.public_media.or(saved.public_media).unwrap_or(false);
+
     let store = Saved {
         project: Some(project.clone()),
         region: Some(region.clone()),
         service: (service != derived).then(|| service.clone()),
         python: (python != detected).then(|| python.clone()),
         public: (!public).then_some(false),
+        database: (database != suggested).then(|| database.as_str().to_string()),
+        sql_instance: (database.is_cloud_sql() && sql_instance != default_instance).then(|| {
+            if sql_instance.project == project && sql_instance.region == region {
+                sql_instance.name.clone()
+            } else {
+                sql_instance.connection_name()
+            }
+        }),
+        media: (media != suggested_media).then(|| media.as_str().to_string()),
+        bucket: (media == MediaKind::Gcs && bucket != default_bucket).then(|| bucket.clone()),
+        public_media: (media == MediaKind::Gcs && public_media).then_some(true),
     };
     Ok(Options {
         project,
@@ -278,8 +403,24 @@ pub fn resolve(
         service,
         python,
         public,
+        database,
+        sql_instance,
+        media,
+        bucket,
+        public_media,
         saved: store,
     })
+}
+
+/// How the database question shows a kind.
+fn database_label(kind: DatabaseKind) -> String {
+    match kind {
+        DatabaseKind::CloudSqlPostgres => "Cloud SQL for PostgreSQL (cloudsql-postgres)",
+        DatabaseKind::CloudSqlMysql => "Cloud SQL for MySQL (cloudsql-mysql)",
+        DatabaseKind::Url => "a database elsewhere, its URL in Secret Manager (url)",
+        DatabaseKind::None => "keep the settings' own database (none)",
+    }
+    .to_string()
 }
 
 /// Run `djrun init`. Data (the diff) goes to `out`, messages to `err`.
@@ -535,59 +676,42 @@ fn is_executable(path: &Path) -> bool {
     path.is_file() || path.with_extension("exe").is_file()
 }
 
-/// The commands that create each secret the deploy reads, and let the service read it.
-fn secret_steps(facts: &ProjectFacts, options: &Options) -> String {
-    let p = &options.project;
-    let mut out = String::new();
-    for (i, (var, secret)) in generate::deploy_secrets(facts, &options.service)
-        .into_iter()
-        .enumerate()
-    {
-        let secret = if i == 0 {
-            generate::secret_name(&options.service)
-        } else {
-            secret
-        };
-        let source = if i == 0 {
-            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'".to_string()
-        } else {
-            format!("printf '%s' \"${var}\"")
-        };
-        out.push_str(&format!(
-            "    {source} | gcloud secrets create {secret} --data-file=- --project {p}\n\
-             \x20   gcloud secrets add-iam-policy-binding {secret} --member=serviceAccount:$(gcloud projects describe {p} --format='value(projectNumber)')-compute@developer.gserviceaccount.com --role=roles/secretmanager.secretAccessor --project {p}\n"
-        ));
-    }
-    out
-}
-
-/// What to do after `init`: the exact commands, in order.
+/// What to do after `init`: the exact commands, in order, from the one list of steps.
 pub fn next_steps(facts: &ProjectFacts, options: &Options) -> String {
-    let p = &options.project;
-    let r = &options.region;
-    let s = &options.service;
-    let context = &facts.project_root;
-    let text = format!(
-        "\nNext steps:\n\
-         1. Enable the APIs the deployment uses (once per project):\n\
-         \x20   gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com --project {p}\n\
-         2. Create the image repository (once per region):\n\
-         \x20   gcloud artifacts repositories create {REPOSITORY} --repository-format=docker --location={r} --project {p}\n\
-         3. Keep the secrets in Secret Manager, readable by the service (once):\n\
-         {secrets}\
-         4. Build and deploy, from `{root}`:\n\
-         \x20   gcloud builds submit --config cloudbuild.yaml --project {p}\n\
-         5. Or build and run the image on your machine first:\n\
-         \x20   docker build -t {s} {context} && docker run --rm -p 8080:8080 -e K_SERVICE={s} -e DJANGO_SECRET_KEY=local-only -e CLOUDRUN_SERVICE_URLS=http://localhost:8080 {s}\n",
-        root = facts.root.display(),
-        secrets = secret_steps(facts, options),
-    );
-    let mut text = text;
-    if facts.database == "sqlite" {
+    let mut text = String::from("\nNext steps: `djrun deploy` does all of this, checking first what exists.\nBy hand, from `");
+    text.push_str(&facts.root.display().to_string());
+    text.push_str("`:\n");
+    let Ok(deployment) = Deployment::new(facts, options) else {
+        return text;
+    };
+    let steps = crate::steps::steps(&deployment, &[]);
+    text.push_str(&crate::steps::as_shell(&steps));
+    if let Some(actions) = crate::steps::superuser_steps(&deployment) {
+        text.push_str(
+            "Then, to create the first admin user (its password stays in Secret Manager):\n",
+        );
+        for a in &actions {
+            text.push_str("    ");
+            if a.input.is_some() {
+                text.push_str(
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(24), end=\"\")' | ",
+                );
+            }
+            text.push_str(&crate::steps::shell_line(&a.args));
+            text.push('\n');
+        }
+    }
+    text.push_str(&format!(
+        "To try the image on your machine first:\n    docker build -t {s} {context} && docker run --rm -p 8080:8080 -e K_SERVICE={s} -e DJANGO_SECRET_KEY=local-only -e CLOUDRUN_SERVICE_URLS=http://localhost:8080 {s}\n",
+        s = options.service,
+        context = facts.project_root,
+    ));
+    text.push_str(&format!("Capacity: {}.\n", deployment.capacity.arithmetic));
+    if deployment.database.is_none() && facts.database == "sqlite" {
         text.push_str(&format!(
-            "\nwarning: the database is SQLite (`{}`). On Cloud Run the container's files live in memory: \
-             every instance has its own copy, and data is lost when an instance stops.\n\
-             hint: use Cloud SQL for data you keep (read `DATABASES` from an environment variable and attach the instance with `--add-cloudsql-instances`)\n",
+            "\nwarning: the database is SQLite (`{}`): this deployment is a demo. On Cloud Run the container's files live in memory: \
+             every instance has its own copy of the database, nothing ran `migrate` on it, and all data is lost when an instance stops.\n\
+             hint: run `djrun init --database cloudsql-postgres` to keep data in Cloud SQL, with migrations run before each deploy\n",
             facts.settings_file
         ));
     }

@@ -6,6 +6,8 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod deployment;
+pub mod docs;
 pub mod error;
 pub mod gcloud;
 pub mod generate;
@@ -17,6 +19,7 @@ pub mod prompt;
 pub mod python;
 pub mod render;
 pub mod report;
+pub mod steps;
 pub mod text;
 pub mod validate;
 

@@ -64,6 +64,17 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
                 check: args.check,
                 force: args.force,
                 allow_dirty: args.allow_dirty,
+                database: args.database,
+                sql_instance: args.sql_instance,
+                media: args.media,
+                bucket: args.bucket,
+                public_media: if args.public_media {
+                    Some(true)
+                } else if args.private_media {
+                    Some(false)
+                } else {
+                    None
+                },
                 color: color && std::io::stdout().is_terminal(),
                 interactive,
             };
@@ -85,11 +96,32 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             Ok(outcome.exit_code())
         }
         Command::Inspect(args) => {
-            let facts = djrun::inspect::inspect_in(&args.path, args.project_dir.as_deref())?;
+            let options = djrun::inspect::InspectOptions {
+                project_dir: args.project_dir.as_deref(),
+                settings: args.settings.as_deref(),
+                allow_unknown: true,
+            };
+            let facts = djrun::inspect::inspect_with(&args.path, &options)?;
             if args.json {
                 println!("{}", djrun::report::json(&facts));
             } else {
                 print!("{}", djrun::report::human(&facts));
+            }
+            Ok(0)
+        }
+        Command::Completions(args) => {
+            djrun::docs::completions(args.shell, &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man(args) => {
+            match args.dir {
+                Some(dir) => {
+                    for path in djrun::docs::write_man_pages(&dir)? {
+                        eprintln!("wrote `{}`", path.display());
+                    }
+                }
+                None => djrun::docs::man_page(&mut std::io::stdout())
+                    .map_err(|e| djrun::Error::io("write the manual page to", "stdout", e))?,
             }
             Ok(0)
         }

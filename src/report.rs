@@ -1,5 +1,6 @@
 //! `djrun inspect`: the facts as JSON (the documented contract) or as an aligned summary.
 
+use crate::deployment::{unsupported_engine, DatabaseKind, MediaKind};
 use crate::generate::{native_packages, Server};
 use crate::inspect::ProjectFacts;
 use serde::Serialize;
@@ -16,6 +17,18 @@ struct Derived<'a> {
     environment: Environment<'a>,
     /// Debian packages the image needs for native dependencies.
     system_packages: SystemPackages,
+    /// What `djrun init` chooses for the database and uploads unless told otherwise.
+    defaults: Defaults<'a>,
+}
+
+#[derive(Serialize)]
+struct Defaults<'a> {
+    /// `--database`: `cloudsql-postgres`, `cloudsql-mysql`, `url` or `none`.
+    database: &'static str,
+    /// An engine Cloud SQL does not serve, which makes `init` ask for `--database`.
+    unsupported_engine: Option<&'a str>,
+    /// `--media`: `gcs` or `none`.
+    media: &'static str,
 }
 
 #[derive(Serialize)]
@@ -60,6 +73,11 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
             required: s.build_values.iter().map(|(n, _)| n.as_str()).collect(),
         },
         system_packages: SystemPackages { build, runtime },
+        defaults: Defaults {
+            database: DatabaseKind::suggested(facts).as_str(),
+            unsupported_engine: unsupported_engine(facts),
+            media: MediaKind::suggested(facts).as_str(),
+        },
     }
 }
 
@@ -83,7 +101,18 @@ pub fn human(facts: &ProjectFacts) -> String {
         ("project", format!("{} (manage.py)", facts.project_root)),
         (
             "settings",
-            format!("{} ({})", facts.settings_module, facts.settings_file),
+            match facts.settings_source.as_str() {
+                "unknown" => "unknown (pass --settings MODULE)".to_string(),
+                "inferred" => format!(
+                    "{} ({}, inferred)",
+                    facts.settings_module, facts.settings_file
+                ),
+                "flag" => format!(
+                    "{} ({}, --settings)",
+                    facts.settings_module, facts.settings_file
+                ),
+                _ => format!("{} ({})", facts.settings_module, facts.settings_file),
+            },
         ),
         ("wsgi", or_none(&facts.wsgi_application)),
         ("asgi", or_none(&facts.asgi_application)),
@@ -104,11 +133,15 @@ pub fn human(facts: &ProjectFacts) -> String {
         ),
         (
             "dependencies",
-            format!(
-                "{} ({})",
-                facts.dependency_manager,
-                facts.dependency_files.join(", ")
-            ),
+            if facts.dependency_files.is_empty() {
+                "unknown (no dependency file)".to_string()
+            } else {
+                format!(
+                    "{} ({})",
+                    facts.dependency_manager,
+                    facts.dependency_files.join(", ")
+                )
+            },
         ),
         (
             "gunicorn",
@@ -137,6 +170,40 @@ pub fn human(facts: &ProjectFacts) -> String {
         ("database", facts.database.clone()),
     ];
     let d = derived(facts);
+    rows.push((
+        "deploy db",
+        match d.defaults.unsupported_engine {
+            Some(engine) => format!(
+                "`{engine}` is not a Cloud SQL engine: pass `--database url` or `--database none`"
+            ),
+            None => match d.defaults.database {
+                "none" => "none: the settings' own database (`--database` to choose)".to_string(),
+                kind => format!(
+                    "{kind}, with DATABASE_URL from Secret Manager{}",
+                    facts
+                        .database_url_env
+                        .as_ref()
+                        .map(|v| format!(" (the settings read ${v})"))
+                        .unwrap_or_default()
+                ),
+            },
+        },
+    ));
+    rows.push((
+        "uploads",
+        match (&facts.upload_field, &facts.media_root, d.defaults.media) {
+            (Some(l), _, "gcs") => format!(
+                "{} line {} stores files: a Cloud Storage bucket",
+                l.file, l.line
+            ),
+            (None, Some(l), "gcs") => format!(
+                "MEDIA_ROOT at {} line {}: a Cloud Storage bucket",
+                l.file, l.line
+            ),
+            (Some(_), _, _) | (_, Some(_), _) => "stored by the project's own storage".to_string(),
+            _ => "none found".to_string(),
+        },
+    ));
     rows.push((
         "server",
         match &d.server {
@@ -182,8 +249,21 @@ pub fn human(facts: &ProjectFacts) -> String {
         ));
     }
     if facts.database == "sqlite" {
-        rows.last_mut().expect("rows").1 =
-            "sqlite (data on Cloud Run is lost when an instance stops)".to_string();
+        if let Some(row) = rows.iter_mut().find(|(k, _)| *k == "database") {
+            row.1 = "sqlite (data on Cloud Run is lost when an instance stops)".to_string();
+        }
+    }
+    if facts.settings_source == "inferred" {
+        let at = rows
+            .iter()
+            .position(|(k, _)| *k == "settings")
+            .map_or(0, |i| i + 1);
+        for (i, evidence) in facts.settings_evidence.iter().enumerate() {
+            rows.insert(at + i, ("evidence", evidence.clone()));
+        }
+    }
+    for hint in &facts.hints {
+        rows.push(("hint", hint.clone()));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()

@@ -232,6 +232,74 @@ pub fn service_name(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a Cloud SQL instance name: lowercase letters, digits and hyphens, starting with a
+/// letter and not ending with a hyphen, and with `project:` in front at most 98 characters.
+pub fn sql_instance_name(value: &str, project: &str) -> Result<(), String> {
+    const RULE: &str = "use lowercase letters, digits and hyphens, starting with a letter";
+    if value.is_empty() {
+        return Err(format!("The Cloud SQL instance name is empty: {RULE}."));
+    }
+    let v = shown(value);
+    if let Some(c) = first_bad_char(value) {
+        return Err(format!(
+            "{v} is not a valid Cloud SQL instance name: it contains {}; {RULE}.",
+            describe_char(c)
+        ));
+    }
+    if !value.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err(format!(
+            "{v} is not a valid Cloud SQL instance name: it must start with a lowercase letter."
+        ));
+    }
+    if value.ends_with('-') {
+        return Err(format!(
+            "{v} is not a valid Cloud SQL instance name: it must not end with a hyphen."
+        ));
+    }
+    let total = project.len() + 1 + value.len();
+    if total > 98 {
+        return Err(format!(
+            "{v} is too long: `{project}:{value}` has {total} characters, and Cloud SQL allows 98."
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a Cloud Storage bucket name: 3 to 63 lowercase letters, digits, hyphens and
+/// underscores, starting and ending with a letter or digit, not starting with `goog` and
+/// without `google`. Dotted names need a verified domain, so djrun does not take them.
+pub fn bucket_name(value: &str) -> Result<(), String> {
+    const RULE: &str = "use 3 to 63 lowercase letters, digits, hyphens and underscores";
+    let v = shown(value);
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "{v} is not a bucket name djrun takes: it contains {}; {RULE}.",
+            describe_char(c)
+        ));
+    }
+    let len = value.len();
+    if !(3..=63).contains(&len) {
+        return Err(format!(
+            "{v} is not a valid bucket name: it has {len} characters; {RULE}."
+        ));
+    }
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !value.starts_with(alnum) || !value.ends_with(alnum) {
+        return Err(format!(
+            "{v} is not a valid bucket name: it must start and end with a letter or digit."
+        ));
+    }
+    if value.starts_with("goog") || value.contains("google") {
+        return Err(format!(
+            "{v} is not a valid bucket name: Cloud Storage does not allow `goog` at the start or `google` in it."
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a Python version written as `3.Y`, such as `3.12`.
 ///
 /// The major version is 3 and the minor version is 8 to 99, both plain digits with no

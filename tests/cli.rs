@@ -181,7 +181,7 @@ fn flags_beat_saved_choices_which_beat_gcloud() {
         .arg(&dir)
         .assert()
         .success()
-        .stderr(predicate::str::contains("--project saved-project"));
+        .stderr(predicate::str::contains("--project=saved-project"));
     assert!(read(&dir.join("cloudbuild.yaml")).contains("_REGION: europe-west4"));
 }
 
@@ -450,9 +450,9 @@ fn next_steps_give_the_exact_commands_and_warn_about_sqlite() {
         .success()
         .stderr(
             predicate::str::contains("gcloud services enable run.googleapis.com cloudbuild.googleapis.com artifactregistry.googleapis.com")
-                .and(predicate::str::contains("gcloud artifacts repositories create cloud-run-source-deploy --repository-format=docker --location=europe-west1 --project demo-project-123"))
-                .and(predicate::str::contains("gcloud secrets create mysite-django-secret-key"))
-                .and(predicate::str::contains("gcloud builds submit --config cloudbuild.yaml --project demo-project-123"))
+                .and(predicate::str::contains("gcloud artifacts repositories create cloud-run-source-deploy --repository-format=docker --location=europe-west1 --project=demo-project-123"))
+                .and(predicate::str::contains("| gcloud secrets create mysite-django-secret-key"))
+                .and(predicate::str::contains("gcloud builds submit --config=cloudbuild.yaml --service-account=projects/demo-project-123/serviceAccounts/mysite-deploy@demo-project-123.iam.gserviceaccount.com --project=demo-project-123"))
                 .and(predicate::str::contains("docker build -t mysite ."))
                 .and(predicate::str::contains("warning: the database is SQLite")),
         );

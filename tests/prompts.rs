@@ -99,6 +99,8 @@ fn questions_offer_gcloud_and_project_defaults_and_no_writes_nothing() {
             "Cloud Run region [europe-west4]",
             "Cloud Run service name [mysite]",
             "Allow public (unauthenticated) access to the service? [true]",
+            // SQLite in the settings: the suggestion keeps it, and the question says so.
+            "Database [keep the settings' own database (none)]",
             "Write these changes? [true]",
         ]
     );

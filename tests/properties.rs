@@ -137,24 +137,49 @@ mod settings {
                 "allowed_hosts": true, "csrf_origins": true, "secret_key": true,
                 "static_url": false, "static_root": "BASE_DIR / \"staticfiles\"",
                 "whitenoise": true, "after_security": true, "storages": "merge",
+                "static_backend": null, "default_backend": null, "database": null, "media": null,
             }),
             1 => serde_json::json!({
                 "allowed_hosts": false, "csrf_origins": true, "secret_key": false,
                 "static_url": true, "static_root": false,
                 "whitenoise": true, "after_security": false, "storages": "legacy",
+                "static_backend": null, "default_backend": null, "database": null, "media": null,
             }),
-            _ => serde_json::json!({
+            2 => serde_json::json!({
                 "allowed_hosts": true, "csrf_origins": false, "secret_key": true,
                 "static_url": false, "static_root": false,
                 "whitenoise": false, "after_security": false, "storages": "new",
+                "static_backend": null, "default_backend": null, "database": null, "media": null,
+            }),
+            // A database from a URL and uploads in a bucket.
+            3 => serde_json::json!({
+                "allowed_hosts": true, "csrf_origins": true, "secret_key": true,
+                "static_url": false, "static_root": "BASE_DIR / \"staticfiles\"",
+                "whitenoise": true, "after_security": true, "storages": "new",
+                "static_backend": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+                "default_backend": "storages.backends.gcloud.GoogleCloudStorage",
+                "database": {"parser": "dj_database_url", "var": "DATABASE_URL",
+                             "has_databases": true, "health_checks": true, "cloud_sql": true},
+                "media": {"public": false, "bucket_var": "GS_BUCKET_NAME"},
+            }),
+            // The project reads its own URL; legacy storages; public media.
+            _ => serde_json::json!({
+                "allowed_hosts": false, "csrf_origins": false, "secret_key": false,
+                "static_url": false, "static_root": false,
+                "whitenoise": false, "after_security": false, "storages": "legacy",
+                "static_backend": null,
+                "default_backend": "storages.backends.gcloud.GoogleCloudStorage",
+                "database": {"parser": "project", "var": "DB_URL",
+                             "has_databases": false, "health_checks": false, "cloud_sql": false},
+                "media": {"public": true, "bucket_var": "GS_BUCKET_NAME"},
             }),
         };
         djrun::render::render(djrun::render::SETTINGS_BLOCK, context)
     }
 
-    /// Blocks to put in: three rendered variants and a minimal literal one.
+    /// Blocks to put in: five rendered variants and a minimal literal one.
     fn blocks() -> Vec<String> {
-        let mut out: Vec<String> = (0..3).map(rendered_block).collect();
+        let mut out: Vec<String> = (0..5).map(rendered_block).collect();
         // Like the template's, the block's first statement is an import: after a last line
         // `X,` tree-sitter reads an assignment as part of that line, and djrun refuses.
         out.push(format!(
@@ -1024,19 +1049,38 @@ mod toml {
             ])
         };
         (
-            value(),
-            value(),
-            value(),
-            value(),
-            prop::option::of(any::<bool>()),
+            (
+                value(),
+                value(),
+                value(),
+                value(),
+                prop::option::of(any::<bool>()),
+            ),
+            (
+                value(),
+                value(),
+                value(),
+                value(),
+                prop::option::of(any::<bool>()),
+            ),
         )
-            .prop_map(|(project, region, service, python, public)| Saved {
-                project,
-                region,
-                service,
-                python,
-                public,
-            })
+            .prop_map(
+                |(
+                    (project, region, service, python, public),
+                    (database, sql_instance, media, bucket, public_media),
+                )| Saved {
+                    project,
+                    region,
+                    service,
+                    python,
+                    public,
+                    database,
+                    sql_instance,
+                    media,
+                    bucket,
+                    public_media,
+                },
+            )
     }
 
     /// A `djrun.toml` as a person might have edited it: comments, quoting, other keys.
@@ -1071,7 +1115,18 @@ mod toml {
         })
     }
 
-    const KEYS: [&str; 5] = ["project", "region", "service", "python", "public"];
+    const KEYS: [&str; 10] = [
+        "project",
+        "region",
+        "service",
+        "python",
+        "public",
+        "database",
+        "sql-instance",
+        "media",
+        "bucket",
+        "public-media",
+    ];
 
     fn check_config(
         text: Option<&str>,

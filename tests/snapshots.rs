@@ -109,6 +109,10 @@ snapshot_tests! {
     wagtail_start => "wagtail-start",
     wagtail_style => "wagtail-style",
     whitenoise_ready => "whitenoise-ready",
+    dburl_site => "dburl-site",
+    mysql_shop => "mysql-shop",
+    dotenv_settings => "dotenv-settings",
+    asgi_only => "asgi-only",
 }
 
 #[test]

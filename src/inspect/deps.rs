@@ -108,6 +108,16 @@ impl Deps {
         self.packages.iter().any(|(p, _)| *p == n)
     }
 
+    /// Count `name` with `extras` as a dependency (for what djrun is about to add).
+    pub fn add_package(&mut self, name: &str, extras: &[&str]) {
+        if !self.has(name) {
+            self.packages.push((
+                normalize_name(name),
+                extras.iter().map(|e| e.to_string()).collect(),
+            ));
+        }
+    }
+
     /// The extras requested for `name`, if it is a dependency.
     pub fn extras(&self, name: &str) -> Option<&BTreeSet<String>> {
         let n = normalize_name(name);

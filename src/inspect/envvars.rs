@@ -108,7 +108,7 @@ pub fn env_reads_chain(modules: &[&PyModule]) -> Vec<Vec<EnvRead>> {
                 out: Vec::new(),
             };
             for statement in module.statements() {
-                walker.statement(&statement);
+                walker.statement(statement);
             }
             walker.out
         })

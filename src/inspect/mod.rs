@@ -3,8 +3,10 @@
 pub mod deps;
 pub mod envvars;
 pub mod layout;
+pub mod media;
 pub mod python_version;
 pub mod settings;
+pub mod settings_module;
 
 use crate::python::PyModule;
 use crate::{Error, Result};
@@ -43,6 +45,14 @@ pub struct ProjectFacts {
     pub settings_module: String,
     /// The file of that module.
     pub settings_file: String,
+    /// How the settings module was chosen: `default` (manage.py's or the WSGI module's),
+    /// `production-module` (the production module of a settings package), `inferred` (from
+    /// the layout and what the repository declares), `flag` (`--settings`), or `unknown`.
+    pub settings_source: String,
+    /// What the choice rests on, `file:line what`.
+    pub settings_evidence: Vec<String>,
+    /// Facts djrun could not find, each with what to do about it.
+    pub hints: Vec<String>,
     /// `module.path.attribute` of the WSGI application, if there is one.
     pub wsgi_application: Option<String>,
     /// `module.path.attribute` of the ASGI application, if there is one.
@@ -65,12 +75,32 @@ pub struct ProjectFacts {
     pub whitenoise: bool,
     /// `sqlite`, `postgres`, `mysql`, `env` or `unknown`.
     pub database: String,
+    /// The `ENGINE` the settings name for the default database, when they name one.
+    pub database_engine: Option<String>,
+    /// The environment variable the settings already read a database URL from.
+    pub database_url_env: Option<String>,
+    /// The first model field that stores uploaded files (`FileField`, `ImageField`).
+    pub upload_field: Option<Location>,
+    /// Where `MEDIA_ROOT` is set.
+    pub media_root: Option<Location>,
     /// Everything else read from the settings, for the planner.
     #[serde(skip)]
     pub settings: SettingsFacts,
     /// Everything else read from the dependency files, for the planner.
     #[serde(skip)]
     pub deps: deps::Deps,
+}
+
+/// What `inspect` is asked beyond the root.
+#[derive(Debug, Clone, Default)]
+pub struct InspectOptions<'a> {
+    /// The folder below the root that holds `manage.py` (`--project-dir`).
+    pub project_dir: Option<&'a str>,
+    /// The settings module the container runs with (`--settings`).
+    pub settings: Option<&'a str>,
+    /// Report a settings module that cannot be found as `unknown` with a hint, instead of
+    /// an error (`djrun inspect` reports; `djrun init` needs the settings to edit them).
+    pub allow_unknown: bool,
 }
 
 /// Inspect the project at `root`. Reads files; writes nothing.
@@ -81,7 +111,72 @@ pub fn inspect(root: &Path) -> Result<ProjectFacts> {
 /// Inspect the project at `root`, in the folder `project_dir` (relative to `root`) when
 /// given, else in the folder of the shallowest `manage.py`.
 pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts> {
-    let project_root = match project_dir {
+    inspect_with(
+        root,
+        &InspectOptions {
+            project_dir,
+            ..InspectOptions::default()
+        },
+    )
+}
+
+/// How the settings module was chosen.
+struct Chosen {
+    module: String,
+    source: &'static str,
+    evidence: Vec<String>,
+}
+
+/// The module file of `module.attribute`, if it exists below `project`.
+fn entry_default(project: &Path, project_root: &str, module: &str) -> Option<(String, usize)> {
+    let rel = module_to_path(module);
+    let text = std::fs::read_to_string(project.join(&rel)).ok()?;
+    let parsed = PyModule::parse(&layout::under(project_root, &rel), &text).ok()?;
+    settings_module_default_at(&parsed)
+}
+
+/// `package.wsgi.application` (or `asgi`) for the `{kind}.py` that serves the settings
+/// `settings_module`: beside it, in its top-level package, at the project root, else in the
+/// only top-level package that has one.
+fn find_entry(project: &Path, settings_module: Option<&str>, kind: &str) -> Option<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    if let Some(module) = settings_module {
+        let parts: Vec<&str> = module.split('.').collect();
+        for depth in (1..parts.len()).rev() {
+            candidates.push(parts[..depth].join("."));
+        }
+    }
+    let found = |package: &str| {
+        let rel = if package.is_empty() {
+            format!("{kind}.py")
+        } else {
+            format!("{}/{kind}.py", package.replace('.', "/"))
+        };
+        project.join(rel).is_file()
+    };
+    if let Some(package) = candidates.iter().find(|p| found(p)) {
+        return Some(format!("{package}.{kind}.application"));
+    }
+    if found("") {
+        return Some(format!("{kind}.application"));
+    }
+    let mut packages: Vec<String> = std::fs::read_dir(project)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| settings::is_env_name(n) && found(n))
+        .collect();
+    packages.sort();
+    match packages.as_slice() {
+        [only] => Some(format!("{only}.{kind}.application")),
+        _ => None,
+    }
+}
+
+/// Inspect the project at `root` as `options` ask.
+pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFacts> {
+    let project_root = match options.project_dir {
         Some(dir) => layout::chosen_project_dir(root, dir)?,
         None => layout::find_project_dir(root)?,
     };
@@ -90,17 +185,11 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
 
     let manage_text = read_text(&project.join("manage.py"), &rel("manage.py"))?;
     let manage = PyModule::parse(&rel("manage.py"), &manage_text)?;
-    let manage_settings = settings_module_default(&manage).ok_or_else(|| {
-        Error::input_hint(
-            format!("`{}` does not set `DJANGO_SETTINGS_MODULE`", rel("manage.py")),
-            "a Django `manage.py` calls `os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"yourproject.settings\")`; add it and run djrun again",
-        )
-    })?;
+    let manage_default = settings_module_default_at(&manage);
+    let manage_settings = manage_default.as_ref().map(|(m, _)| m.clone());
 
-    // The WSGI module named by the settings decides more than manage.py does, but we need
-    // the settings to find it: read manage.py's module first.
-    let first = settings::locate(&project, &manage_settings).ok_or_else(|| {
-        let expected = module_to_path(&manage_settings);
+    let missing = |module: &str, named_by: &str, fix: &str| {
+        let expected = module_to_path(module);
         let path = layout::join(&project, &expected);
         if std::fs::symlink_metadata(&path).is_ok() {
             return Error::input_hint(
@@ -116,79 +205,212 @@ pub fn inspect_in(root: &Path, project_dir: Option<&str>) -> Result<ProjectFacts
         }
         Error::input_hint(
             format!(
-                "`{}` names the settings module `{manage_settings}`, but there is no `{}` in `{}`",
-                rel("manage.py"),
-                module_to_path(&manage_settings),
-                project_root
+                "{named_by} names the settings module `{module}`, but there is no `{expected}` in `{project_root}`"
             ),
-            "fix `DJANGO_SETTINGS_MODULE` in `manage.py` so it names your settings module",
+            fix.to_string(),
         )
-    })?;
-    let first_facts = settings::read(&project, &project_root, &first)?;
-    let wsgi_application = first_facts.wsgi_application.clone().or_else(|| {
-        let package = manage_settings.rsplit_once('.').map(|(p, _)| p)?;
-        let package = package.split('.').next().unwrap_or(package);
-        project
-            .join(package)
-            .join("wsgi.py")
-            .is_file()
-            .then(|| format!("{package}.wsgi.application"))
-    });
-    let asgi_application = first_facts.asgi_application.clone().or_else(|| {
-        let package = manage_settings.split('.').next()?;
-        project
-            .join(package)
-            .join("asgi.py")
-            .is_file()
-            .then(|| format!("{package}.asgi.application"))
-    });
+    };
 
-    // The settings the container runs with: a production module in a settings package,
-    // else the WSGI module's default, else manage.py's.
-    let mut settings_module = manage_settings.clone();
-    if let Some(wsgi) = &wsgi_application {
-        let wsgi_module = wsgi.rsplit_once('.').map_or(wsgi.as_str(), |(m, _)| m);
-        let wsgi_file = project.join(module_to_path(wsgi_module));
-        if let Ok(text) = std::fs::read_to_string(&wsgi_file) {
-            if let Ok(module) = PyModule::parse(&rel(&module_to_path(wsgi_module)), &text) {
-                if let Some(m) = settings_module_default(&module) {
-                    settings_module = m;
+    // The settings module: `--settings`; else the WSGI module's default or manage.py's, or
+    // the production module of their settings package; else what the repository declares
+    // and its layout suggest.
+    let chosen: Option<Chosen> = if let Some(flag) = options.settings {
+        if settings::locate(&project, flag).is_none() {
+            return Err(missing(
+                flag,
+                "`--settings`",
+                "pass the dotted module of your settings, as `DJANGO_SETTINGS_MODULE` would name it",
+            ));
+        }
+        Some(Chosen {
+            module: flag.to_string(),
+            source: "flag",
+            evidence: vec!["--settings".to_string()],
+        })
+    } else if let Some(manage_settings) = &manage_settings {
+        // The WSGI module named by the settings decides more than manage.py does, but the
+        // settings name it: read manage.py's module first.
+        let first = settings::locate(&project, manage_settings).ok_or_else(|| {
+            missing(
+                manage_settings,
+                &format!("`{}`", rel("manage.py")),
+                "fix `DJANGO_SETTINGS_MODULE` in `manage.py` so it names your settings module",
+            )
+        })?;
+        let first_facts = settings::read(&project, &project_root, &first)?;
+        let wsgi = first_facts
+            .wsgi_application
+            .clone()
+            .or_else(|| find_entry(&project, Some(manage_settings), "wsgi"));
+        let line = manage_default.as_ref().map_or(1, |(_, l)| *l);
+        let mut evidence = vec![format!(
+            "{}:{line} sets `{manage_settings}`",
+            rel("manage.py")
+        )];
+        let mut module = manage_settings.clone();
+        if let Some(wsgi) = &wsgi {
+            let wsgi_module = wsgi.rsplit_once('.').map_or(wsgi.as_str(), |(m, _)| m);
+            if let Some((m, line)) = entry_default(&project, &project_root, wsgi_module) {
+                if m != module {
+                    evidence.push(format!(
+                        "{}:{line} sets `{m}`",
+                        rel(&module_to_path(wsgi_module))
+                    ));
+                }
+                module = m;
+            }
+        }
+        Some(Chosen {
+            module,
+            source: "default",
+            evidence,
+        })
+    } else if let Some((module, line, entry)) = ["wsgi", "asgi"].iter().find_map(|kind| {
+        let entry = find_entry(&project, None, kind)?;
+        let entry_module = entry.rsplit_once('.').map(|(m, _)| m.to_string())?;
+        let (module, line) = entry_default(&project, &project_root, &entry_module)?;
+        settings::locate(&project, &module).map(|_| (module, line, entry_module))
+    }) {
+        Some(Chosen {
+            evidence: vec![format!(
+                "{}:{line} sets `{module}`",
+                rel(&module_to_path(&entry))
+            )],
+            module,
+            source: "default",
+        })
+    } else {
+        settings_module::declared(&project, &project_root)
+            .or_else(|| settings_module::from_layout(&project, &project_root))
+            .map(|(module, evidence)| Chosen {
+                module,
+                source: "inferred",
+                evidence,
+            })
+    };
+    let chosen = chosen.map(|mut c| {
+        if c.source != "flag" {
+            if let Some(production) = settings::production_module(&project, &c.module) {
+                if production != c.module {
+                    let file = settings::locate(&project, &production)
+                        .map(|l| layout::under(&project_root, &layout::relative(&project, &l.path)))
+                        .unwrap_or_default();
+                    c.evidence.push(format!(
+                        "{file}:1 the production module of the settings package"
+                    ));
+                    c.module = production;
+                    if c.source == "default" {
+                        c.source = "production-module";
+                    }
                 }
             }
         }
-    }
-    if let Some(production) = settings::production_module(&project, &settings_module) {
-        settings_module = production;
-    }
-    // Read the settings again only when the container runs another module than manage.py's.
-    let facts = match settings::locate(&project, &settings_module) {
-        Some(located) if located.path != first.path => {
-            settings::read(&project, &project_root, &located)?
+        c
+    });
+
+    let mut hints = Vec::new();
+    let (chosen, facts) = match chosen {
+        Some(c) => {
+            let located = settings::locate(&project, &c.module)
+                .ok_or_else(|| missing(&c.module, "the project", "pass `--settings MODULE`"))?;
+            let facts = settings::read(&project, &project_root, &located)?;
+            (c, facts)
         }
-        _ => first_facts,
+        None if options.allow_unknown => {
+            hints.push(format!(
+                "settings: no module found (`{}` sets no `DJANGO_SETTINGS_MODULE`, and neither does any file djrun reads); pass `--settings MODULE`",
+                rel("manage.py")
+            ));
+            let facts = SettingsFacts {
+                file: "unknown".to_string(),
+                database: "unknown".to_string(),
+                ..SettingsFacts::default()
+            };
+            let c = Chosen {
+                module: "unknown".to_string(),
+                source: "unknown",
+                evidence: Vec::new(),
+            };
+            (c, facts)
+        }
+        None => {
+            return Err(Error::input_hint(
+                format!(
+                    "`{}` does not set `DJANGO_SETTINGS_MODULE`, and djrun found no settings module in the project's layout or files",
+                    rel("manage.py")
+                ),
+                "pass `--settings MODULE` (the module `DJANGO_SETTINGS_MODULE` names when the project runs)",
+            ));
+        }
     };
+    let known = (chosen.source != "unknown").then_some(chosen.module.as_str());
+    let wsgi_application = facts
+        .wsgi_application
+        .clone()
+        .or_else(|| find_entry(&project, known, "wsgi"));
+    let asgi_application = facts
+        .asgi_application
+        .clone()
+        .or_else(|| find_entry(&project, known, "asgi"));
+    if wsgi_application.is_none() && asgi_application.is_none() {
+        hints.push(
+            "server: no WSGI or ASGI application found (no `WSGI_APPLICATION`, `ASGI_APPLICATION`, `wsgi.py` or `asgi.py`)".to_string(),
+        );
+    }
 
     // Dependencies.
-    let deps = deps::detect(&project, &project_root)?;
+    let deps = match deps::detect(&project, &project_root) {
+        Ok(deps) => deps,
+        Err(e) if options.allow_unknown && e.to_string().starts_with("no dependency file") => {
+            hints.push(format!(
+                "dependencies: unknown, no dependency file in `{project_root}`; list them in `requirements.txt` (`pip freeze > requirements.txt`)"
+            ));
+            deps::Deps {
+                manager: deps::Manager::Pip,
+                files: Vec::new(),
+                manifest: "requirements.txt".to_string(),
+                manifest_kind: deps::Manifest::Requirements,
+                lock: None,
+                packages: Vec::new(),
+                locked: None,
+                django_version: None,
+                hash_mode_line: None,
+                python_constraints: Vec::new(),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let dependency_manager = if deps.files.is_empty() {
+        "unknown".to_string()
+    } else {
+        deps.manager.name().to_string()
+    };
     let django_version = deps.django_version.clone();
     let python_version = python_version(&project, &project_root, &deps, django_version.as_deref())?;
 
     Ok(ProjectFacts {
         root: root.to_path_buf(),
         project_root: project_root.clone(),
-        settings_module,
+        settings_module: chosen.module,
         settings_file: facts.file.clone(),
+        settings_source: chosen.source.to_string(),
+        settings_evidence: chosen.evidence,
+        hints,
         wsgi_application,
         asgi_application,
         python_version,
         django_version,
-        dependency_manager: deps.manager.name().to_string(),
+        dependency_manager,
         dependency_files: deps.files.iter().map(|f| rel(f)).collect(),
         has_gunicorn: deps.has("gunicorn"),
         allowed_hosts: facts.allowed_hosts.clone(),
         static_root: facts.static_root,
         whitenoise: facts.whitenoise_middleware,
         database: facts.database.clone(),
+        database_engine: facts.database_engine.clone(),
+        database_url_env: facts.database_url_env.clone(),
+        upload_field: media::upload_field(&project, &project_root),
+        media_root: facts.media_root.clone(),
         settings: facts,
         deps,
     })
@@ -202,11 +424,16 @@ pub fn read_text(path: &Path, shown: &str) -> Result<String> {
 
 /// The module named by `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")`.
 pub fn settings_module_default(module: &PyModule) -> Option<String> {
+    settings_module_default_at(module).map(|(m, _)| m)
+}
+
+/// [`settings_module_default`] and the line of the call.
+fn settings_module_default_at(module: &PyModule) -> Option<(String, usize)> {
     module.calls().into_iter().find_map(|call| {
         let setdefault = call.function.ends_with("setdefault");
         match call.string_args.as_slice() {
             [Some(key), Some(value)] if setdefault && key == "DJANGO_SETTINGS_MODULE" => {
-                Some(value.clone())
+                Some((value.clone(), call.line))
             }
             _ => None,
         }
@@ -316,6 +543,73 @@ mod tests {
                 .version,
             "3.14"
         );
+    }
+
+    #[test]
+    fn inspect_reports_missing_settings_and_dependencies_as_unknown_with_hints() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manage.py"),
+            "import sys\nfrom django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n",
+        )
+        .unwrap();
+        let strict = inspect(dir.path()).unwrap_err();
+        assert!(strict
+            .to_string()
+            .contains("does not set `DJANGO_SETTINGS_MODULE`"));
+        let options = InspectOptions {
+            allow_unknown: true,
+            ..InspectOptions::default()
+        };
+        let facts = inspect_with(dir.path(), &options).unwrap();
+        assert_eq!(
+            (
+                facts.settings_module.as_str(),
+                facts.settings_source.as_str()
+            ),
+            ("unknown", "unknown")
+        );
+        assert_eq!(facts.dependency_manager, "unknown");
+        assert_eq!(facts.hints.len(), 3, "{:?}", facts.hints);
+
+        // The layout gives the settings away; `--settings` overrides it.
+        std::fs::create_dir_all(dir.path().join("site/settings")).unwrap();
+        std::fs::write(dir.path().join("site/__init__.py"), "").unwrap();
+        std::fs::write(dir.path().join("site/wsgi.py"), "application = None\n").unwrap();
+        std::fs::write(dir.path().join("site/settings/__init__.py"), "").unwrap();
+        std::fs::write(
+            dir.path().join("site/settings/ci.py"),
+            "INSTALLED_APPS = []\n",
+        )
+        .unwrap();
+        let facts = inspect_with(dir.path(), &options).unwrap();
+        assert_eq!(facts.settings_module, "site.settings");
+        assert_eq!(facts.settings_source, "inferred");
+        assert_eq!(
+            facts.settings_evidence,
+            vec!["site/wsgi.py:1 the settings module `site.settings` sits beside it"]
+        );
+        assert_eq!(
+            facts.wsgi_application.as_deref(),
+            Some("site.wsgi.application")
+        );
+        let flagged = InspectOptions {
+            settings: Some("site.settings.ci"),
+            ..options.clone()
+        };
+        let facts = inspect_with(dir.path(), &flagged).unwrap();
+        assert_eq!(
+            (
+                facts.settings_module.as_str(),
+                facts.settings_source.as_str()
+            ),
+            ("site.settings.ci", "flag")
+        );
+        let wrong = InspectOptions {
+            settings: Some("site.nope"),
+            ..options
+        };
+        assert!(inspect_with(dir.path(), &wrong).is_err());
     }
 
     #[test]

@@ -69,6 +69,23 @@ pub struct SettingsFacts {
     pub base_dir: BaseDir,
     /// `sqlite`, `postgres`, `mysql`, `env` or `unknown`.
     pub database: String,
+    /// The `ENGINE` the settings name for the default database, when they name one literally.
+    pub database_engine: Option<String>,
+    /// Where `DATABASES` is set.
+    pub databases_at: Option<Location>,
+    /// The environment variable the settings read a database URL from (`env.db()`,
+    /// `dj_database_url.config()`), if they read one into `DATABASES`.
+    pub database_url_env: Option<String>,
+    /// Where `MEDIA_ROOT` is set.
+    pub media_root: Option<Location>,
+    /// Whether `MEDIA_URL` is set.
+    pub media_url: bool,
+    /// The backend of the default file storage, when the settings name one
+    /// (`STORAGES["default"]`, `DEFAULT_FILE_STORAGE`).
+    pub default_storage: Option<String>,
+    /// Whether the settings use the pre-4.2 storage settings (`STATICFILES_STORAGE`,
+    /// `DEFAULT_FILE_STORAGE`) without `STORAGES`.
+    pub legacy_storage_settings: bool,
     /// `WSGI_APPLICATION`, if set.
     pub wsgi_application: Option<String>,
     /// `ASGI_APPLICATION`, if set.
@@ -216,6 +233,12 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
     facts.allowed_hosts_env = var_of("ALLOWED_HOSTS");
     facts.csrf_origins_env = var_of("CSRF_TRUSTED_ORIGINS");
     facts.secret_key_env = var_of("SECRET_KEY");
+    facts.database_url_env = reads
+        .iter()
+        .rev()
+        .find(|r| r.kind == envvars::ReadKind::Url && r.setting.as_deref() == Some("DATABASES"))
+        .map(|r| r.var.clone());
+    let mut legacy_storage = false;
     for (_, module) in &chain {
         if let Some(a) = module.assignment("ALLOWED_HOSTS") {
             facts.allowed_hosts = Some(Location {
@@ -256,7 +279,32 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
         if let Some(a) = module.assignment("DATABASES") {
             facts.database = classify_database(&a.value).to_string();
+            facts.database_engine = quoted_after(&a.value, "ENGINE");
+            facts.databases_at = Some(Location {
+                file: module.file().to_string(),
+                line: a.line,
+            });
         }
+        if let Some(a) = module.assignment("MEDIA_ROOT") {
+            facts.media_root = Some(Location {
+                file: module.file().to_string(),
+                line: a.line,
+            });
+        }
+        facts.media_url |= module.assignment("MEDIA_URL").is_some();
+        if let Some(a) = module.assignment("STORAGES") {
+            let default = a
+                .value
+                .find("\"default\"")
+                .or_else(|| a.value.find("'default'"))
+                .and_then(|i| quoted_after(&a.value[i..], "BACKEND"));
+            facts.default_storage = default;
+        }
+        if let Some(a) = module.assignment("DEFAULT_FILE_STORAGE") {
+            facts.default_storage = quoted_after(&a.value, "");
+            legacy_storage = true;
+        }
+        legacy_storage |= module.assignment("STATICFILES_STORAGE").is_some();
         if let Some(w) = module.string_setting("WSGI_APPLICATION") {
             facts.wsgi_application = Some(w);
         }
@@ -264,7 +312,36 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
             facts.asgi_application = Some(w);
         }
     }
+    facts.legacy_storage_settings = legacy_storage && !facts.storages;
     Ok(facts)
+}
+
+/// The first quoted string after `key` in `value` (the whole value when `key` is empty):
+/// `ENGINE` in `{"default": {"ENGINE": "django.db.backends.postgresql", ...}}`.
+fn quoted_after(value: &str, key: &str) -> Option<String> {
+    let start = if key.is_empty() {
+        0
+    } else {
+        value.find(key)? + key.len()
+    };
+    let rest = &value[start..];
+    let rest = if key.is_empty() {
+        rest
+    } else {
+        // Past the key's closing quote and the colon.
+        let colon = rest.find(':')?;
+        let between =
+            rest[..colon].trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace());
+        if !between.is_empty() {
+            return None;
+        }
+        &rest[colon + 1..]
+    };
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let body = &rest[1..];
+    let end = body.find(quote)?;
+    Some(body[..end].to_string())
 }
 
 /// Whether a storage setting's value names a backend that keeps files away from the

@@ -15,6 +15,26 @@ pub struct Wanted<'a> {
     pub bound: &'a str,
 }
 
+impl<'a> Wanted<'a> {
+    /// The project name without extras: `psycopg` for `psycopg[binary]`.
+    pub fn project(&self) -> &'a str {
+        self.name.split('[').next().unwrap_or(self.name)
+    }
+
+    /// The extras: `["binary"]` for `psycopg[binary]`.
+    pub fn extras(&self) -> Vec<&'a str> {
+        match self.name.split_once('[') {
+            Some((_, rest)) => rest
+                .trim_end_matches(']')
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
 fn malformed(file: &str, what: &str) -> Error {
     Error::input_hint(
         format!("`{file}`: `{what}` is not what djrun expects there"),
@@ -43,7 +63,7 @@ pub fn add_missing(kind: Manifest, file: &str, text: &str, wanted: &[Wanted]) ->
                     .iter()
                     .filter_map(Value::as_str)
                     .filter_map(parse_requirement)
-                    .any(|(n, _)| n == normalize_name(w.name));
+                    .any(|(n, _)| n == normalize_name(w.project()));
                 if !present {
                     push_like_neighbours(array, format!("{}{}", w.name, w.bound));
                     changed = true;
@@ -70,9 +90,18 @@ pub fn add_missing(kind: Manifest, file: &str, text: &str, wanted: &[Wanted]) ->
             for w in wanted {
                 let present = table
                     .iter()
-                    .any(|(k, _)| normalize_name(k) == normalize_name(w.name));
+                    .any(|(k, _)| normalize_name(k) == normalize_name(w.project()));
                 if !present {
-                    table.insert(w.name, toml_edit::value(w.bound));
+                    let extras = w.extras();
+                    if extras.is_empty() {
+                        table.insert(w.name, toml_edit::value(w.bound));
+                    } else {
+                        // Poetry and Pipenv spell extras as a table: `{ version, extras }`.
+                        let mut inline = toml_edit::InlineTable::new();
+                        inline.insert("version", w.bound.into());
+                        inline.insert("extras", Value::Array(extras.iter().copied().collect()));
+                        table.insert(w.project(), toml_edit::value(inline));
+                    }
                     changed = true;
                 }
             }
