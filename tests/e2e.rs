@@ -6,9 +6,10 @@
 //! cargo test --test e2e -- --ignored --test-threads=1
 //! ```
 //!
-//! The harness uses a Docker engine when `docker info` succeeds, else buildah (vfs storage,
-//! chroot isolation, `--pull-never`), and says which on stderr. No engine at all is a failure,
-//! never a skip. Every test here is `#[ignore]` so that a plain `cargo test` stays fast.
+//! The harness uses a Docker engine when `docker info` succeeds, else buildah (overlay storage
+//! in a store of the tier's own under the setup cache, chroot isolation, `--pull-never`), and
+//! says which on stderr. No engine at all is a failure, never a skip. Every test here is
+//! `#[ignore]` so that a plain `cargo test` stays fast.
 //!
 //! What "the way cloudbuild.yaml deploys it" means here, all read from the generated file:
 //! the upload is what `gcloud builds submit` would send (`gcloud meta list-files-for-upload`,
@@ -16,6 +17,16 @@
 //! container gets the deploy step's `--update-env-vars`, a test value for each of its
 //! `--update-secrets`, and what Cloud Run itself sets (`PORT`, `K_SERVICE`, `K_REVISION`,
 //! `K_CONFIGURATION`).
+//!
+//! With a database, the `id: migrate` step's job runs first, exactly as the step says
+//! (`--command`/`--args`, its `--set-env-vars` and `--set-secrets`, `CLOUD_RUN_JOB` and the
+//! other job variables), against a throwaway PostgreSQL server whose socket sits where Cloud
+//! Run mounts the Cloud SQL instance (`/cloudsql/PROJECT:REGION:INSTANCE`); a failed job stops
+//! the case before the service starts, as it stops the build before the deploy step. With
+//! media, gcp-storage-emulator holds the bucket on loopback (`STORAGE_EMULATOR_HOST`), and
+//! proxy and metadata-server variables point at a local trap, so that a request meant for a
+//! Google host is caught on this machine and reported, never sent. `DJRUN_E2E_DJRUN` runs the
+//! tier against another build of djrun.
 //!
 //! A new fixture project is one more test calling [`Case::run`].
 
@@ -63,8 +74,7 @@ macro_rules! say {
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn mysite_builds_and_serves_like_cloud_run() {
     // The stand-in base image has Python 3.13, so the image is pinned to match. The only
-    // case that rebuilds after a code change: one is enough to test the layer order, and
-    // each rebuild costs minutes under vfs.
+    // case that rebuilds after a code change: one is enough to test the layer order.
     Case::new("examples/mysite")
         .init_args(&["--python", "3.13"])
         .rebuild_after_code_change()
@@ -176,9 +186,229 @@ fn monorepo_builds_the_backend_folder_cloudbuild_names() {
         .assert_passed();
 }
 
+/// The init flags of the database-and-media cases.
+const NOTES_INIT: &[&str] = &[
+    "--database",
+    "cloudsql-postgres",
+    "--media",
+    "gcs",
+    "--public-media",
+];
+/// A note the first instance writes and the restarted one must still list.
+const NOTE_TITLE: &str = "written before the restart";
+const NOTE_FILE: &str = "e2e-attachment.txt";
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn notes_postgres_migrates_serves_and_keeps_data_in_cloud_sql_and_gcs() {
+    // PostgreSQL where Cloud SQL's socket would be, a Cloud Storage emulator for the media
+    // bucket; --public-media, since signed URLs would need Google's IAM API.
+    Case::new("tests/fixtures/notes-postgres")
+        .init_args(NOTES_INIT)
+        .cloudsql_postgres()
+        .gcs_emulator()
+        .deploy_secret("DATABASE_URL")
+        .deploy_secret("DJANGO_SECRET_KEY")
+        .tables(&["notes_note", "django_migrations", "auth_user"])
+        .create_superuser("admin")
+        .manage_check_deploy()
+        .in_image(
+            "django-storages' Google backend is installed",
+            "python -c 'import storages.backends.gcloud'",
+            Expect::Succeeds,
+        )
+        .while_serving(notes_round_trip)
+        .after_restart(notes_survive_restart)
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn notes_postgres_broken_migration_stops_the_build_before_the_deploy() {
+    let mut outcome = Case::new("tests/fixtures/notes-postgres")
+        .init_args(NOTES_INIT)
+        .cloudsql_postgres()
+        .gcs_emulator()
+        .after_init(|o| {
+            let path = o.project.join("notes/migrations/0002_broken.py");
+            let written = fs::write(&path, BROKEN_MIGRATION);
+            o.check(written.is_ok(), || format!("write {}: {written:?}", path.display()));
+        })
+        .migrate_fails_with("RuntimeError: e2e: this migration always fails")
+        .after_migrate(|o, attached| {
+            let Some(pg) = &attached.postgres else { return };
+            // Each migration is its own transaction: 0001 stays, 0002 is not recorded.
+            let applied = pg.query("SELECT name FROM django_migrations WHERE app = 'notes' ORDER BY name");
+            o.check(matches!(&applied, Ok(rows) if rows == &["0001_initial"]), || {
+                format!("after the failed migrate job the notes migrations recorded are {applied:?}, want only 0001_initial")
+            });
+        })
+        .run();
+    // The build stops at the failed step: the deploy step, and so the service, never runs.
+    let (failed, served) = (outcome.migrate_failed, outcome.served);
+    outcome.check(failed && !served, || {
+        format!("want the migrate job to fail and the service never to start; the migrate job failed: {failed}, the service started: {served}")
+    });
+    outcome.assert_passed();
+}
+
+const BROKEN_MIGRATION: &str = "from django.db import migrations\n\n\n\
+def fail(apps, schema_editor):\n    raise RuntimeError('e2e: this migration always fails')\n\n\n\
+class Migration(migrations.Migration):\n\n    dependencies = [('notes', '0001_initial')]\n\n    \
+operations = [migrations.RunPython(fail, migrations.RunPython.noop)]\n";
+
+fn json_of(r: &Response) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+/// The notes the service lists at /notes/, a page that reads the database.
+fn list_notes(o: &mut Outcome, live: &Live) -> Vec<Value> {
+    match http_get(live.port, "/notes/", live.host) {
+        Ok(r) if r.status == 200 => json_of(&r)["notes"].as_array().cloned().unwrap_or_default(),
+        Ok(r) => {
+            o.fail(format!(
+                "GET /notes/ answered {} (want 200):\n{}",
+                r.status,
+                r.describe()
+            ));
+            Vec::new()
+        }
+        Err(e) => {
+            o.fail(format!("GET /notes/: {e}"));
+            Vec::new()
+        }
+    }
+}
+
+/// A note with a file through the app: the row is in PostgreSQL, the file in the bucket, and
+/// the app reads it back through default_storage.
+fn notes_round_trip(o: &mut Outcome, live: &Live) {
+    let before = list_notes(o, live);
+    o.check(before.is_empty(), || {
+        format!("a fresh database lists notes: {before:?}")
+    });
+    let content = format!("attachment {}\n", random_secret());
+    let (content_type, body) = multipart(
+        &[("title", NOTE_TITLE)],
+        &[("attachment", NOTE_FILE, content.as_bytes())],
+    );
+    let created = http_request(
+        live.port,
+        "POST",
+        "/notes/new",
+        live.host,
+        &[
+            ("X-Forwarded-Proto", "https"),
+            ("Content-Type", &content_type),
+        ],
+        &body,
+    );
+    let note = match created {
+        Ok(r) if r.status == 201 => json_of(&r),
+        Ok(r) => {
+            return o.fail(format!(
+                "POST /notes/new answered {} (want 201):\n{}",
+                r.status,
+                r.describe()
+            ))
+        }
+        Err(e) => return o.fail(format!("POST /notes/new: {e}")),
+    };
+    say!("{}: created the note {note}", o.name);
+    let listed = list_notes(o, live);
+    o.check(listed.iter().any(|n| n["title"] == NOTE_TITLE), || {
+        format!("the new note is not listed by /notes/: {listed:?}")
+    });
+    if let Some(pg) = &live.attached.postgres {
+        let rows = pg.query("SELECT title FROM notes_note");
+        o.check(matches!(&rows, Ok(r) if r == &[NOTE_TITLE]), || {
+            format!("notes_note in PostgreSQL holds {rows:?}, want the one note")
+        });
+    }
+    let name = note["attachment"].as_str().unwrap_or_default().to_string();
+    o.check(
+        name.starts_with("attachments/") && name.ends_with(".txt"),
+        || format!("the attachment was stored as {name:?}, want attachments/<name>.txt"),
+    );
+    if let Some(storage) = &live.attached.storage {
+        match storage.objects() {
+            Ok(objects) => {
+                say!(
+                    "{}: the bucket {} holds {objects:?}",
+                    o.name,
+                    storage.bucket
+                );
+                o.check(
+                    objects
+                        .iter()
+                        .any(|(n, size)| *n == name && *size == content.len() as u64),
+                    || {
+                        format!(
+                            "the bucket {} does not hold {name} ({} bytes): {objects:?}",
+                            storage.bucket,
+                            content.len()
+                        )
+                    },
+                );
+            }
+            Err(e) => o.fail(format!("list the bucket through the emulator: {e}")),
+        }
+        match storage.object_bytes(&name) {
+            Ok(bytes) => o.check(bytes == content.as_bytes(), || {
+                format!(
+                    "the object {name} in the bucket holds {:?}, want {content:?}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            }),
+            Err(e) => o.fail(format!("read {name} from the emulator: {e}")),
+        }
+    }
+    check_note_file(o, live, &note, content.as_bytes());
+}
+
+fn check_note_file(o: &mut Outcome, live: &Live, note: &Value, want: &[u8]) {
+    let path = format!("/notes/{}/file", note["id"]);
+    match http_get(live.port, &path, live.host) {
+        Ok(r) => o.check(r.status == 200 && r.body == want, || {
+            format!(
+                "GET {path} answered {} (want 200 with the uploaded bytes {:?}):\n{}",
+                r.status,
+                String::from_utf8_lossy(want),
+                r.describe()
+            )
+        }),
+        Err(e) => o.fail(format!("GET {path}: {e}")),
+    }
+}
+
+/// A new container of the same image still lists the note and serves its file: both live
+/// outside the container.
+fn notes_survive_restart(o: &mut Outcome, live: &Live) {
+    let listed = list_notes(o, live);
+    let Some(note) = listed.iter().find(|n| n["title"] == NOTE_TITLE).cloned() else {
+        return o.fail(format!(
+            "after a restart /notes/ no longer lists the note: {listed:?}"
+        ));
+    };
+    let name = note["attachment"].as_str().unwrap_or_default().to_string();
+    if let Some(storage) = &live.attached.storage {
+        match storage.object_bytes(&name) {
+            Ok(bytes) => check_note_file(o, live, &note, &bytes),
+            Err(e) => o.fail(format!(
+                "read {name} from the emulator after the restart: {e}"
+            )),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One fixture, end to end
 // ---------------------------------------------------------------------------------------------
+
+#[path = "e2e/services.rs"]
+mod services;
+use services::{Postgres, StorageEmulator, Trap, CLOUDSQL_MOUNT};
 
 /// What to expect from a command run in the image.
 #[derive(Clone, Debug)]
@@ -202,6 +432,10 @@ struct InImage {
 }
 
 type Hook = Box<dyn Fn(&mut Outcome)>;
+/// A check with what the deploy attached (the database, the bucket), after the migrate job.
+type AttachedHook = Box<dyn Fn(&mut Outcome, &Attached)>;
+/// A check against the running service.
+type LiveHook = Box<dyn Fn(&mut Outcome, &Live)>;
 
 /// One fixture project and what its case checks beyond the common ones.
 #[must_use = "call run() on the case"]
@@ -218,6 +452,22 @@ struct Case {
     image_env: Vec<(&'static str, &'static str)>,
     in_image: Vec<InImage>,
     rebuild: bool,
+    /// A PostgreSQL server stands in for the Cloud SQL instance the deploy attaches.
+    database: bool,
+    /// A Cloud Storage emulator stands in for the bucket the deploy names.
+    media: bool,
+    /// Tables the migrate job must have made.
+    tables: Vec<&'static str>,
+    /// Create this superuser with a job of the image, then log in through /admin/login/.
+    superuser: Option<&'static str>,
+    /// The migrate job must fail with this in its output, and the build stop there.
+    migrate_fails_with: Option<&'static str>,
+    after_migrate: Vec<AttachedHook>,
+    /// `manage.py check --deploy` in the running container.
+    check_deploy: bool,
+    while_serving: Vec<LiveHook>,
+    /// Checks on a second start of the same image, after the first one stopped.
+    after_restart: Vec<LiveHook>,
 }
 
 impl Case {
@@ -233,7 +483,65 @@ impl Case {
             image_env: Vec::new(),
             in_image: Vec::new(),
             rebuild: false,
+            database: false,
+            media: false,
+            tables: Vec::new(),
+            superuser: None,
+            migrate_fails_with: None,
+            after_migrate: Vec::new(),
+            check_deploy: false,
+            while_serving: Vec::new(),
+            after_restart: Vec::new(),
         }
+    }
+
+    /// The deploy attaches a Cloud SQL instance: a throwaway PostgreSQL server listens where
+    /// its socket would be, mounted at /cloudsql, and DATABASE_URL's test value points there.
+    fn cloudsql_postgres(mut self) -> Case {
+        self.database = true;
+        self
+    }
+
+    /// The deploy names a media bucket (GS_BUCKET_NAME): a Cloud Storage emulator on loopback
+    /// holds it, and the containers get STORAGE_EMULATOR_HOST.
+    fn gcs_emulator(mut self) -> Case {
+        self.media = true;
+        self
+    }
+
+    fn tables(mut self, tables: &[&'static str]) -> Case {
+        self.tables.extend_from_slice(tables);
+        self
+    }
+
+    fn create_superuser(mut self, username: &'static str) -> Case {
+        self.superuser = Some(username);
+        self
+    }
+
+    fn migrate_fails_with(mut self, text: &'static str) -> Case {
+        self.migrate_fails_with = Some(text);
+        self
+    }
+
+    fn after_migrate(mut self, hook: impl Fn(&mut Outcome, &Attached) + 'static) -> Case {
+        self.after_migrate.push(Box::new(hook));
+        self
+    }
+
+    fn manage_check_deploy(mut self) -> Case {
+        self.check_deploy = true;
+        self
+    }
+
+    fn while_serving(mut self, hook: impl Fn(&mut Outcome, &Live) + 'static) -> Case {
+        self.while_serving.push(Box::new(hook));
+        self
+    }
+
+    fn after_restart(mut self, hook: impl Fn(&mut Outcome, &Live) + 'static) -> Case {
+        self.after_restart.push(Box::new(hook));
+        self
     }
 
     /// Added to `djrun init <copy> --yes --project .. --region .. --service ..`.
@@ -323,6 +631,10 @@ impl Case {
             build_output: String::new(),
             rebuild_output: String::new(),
             server_log: String::new(),
+            job_output: String::new(),
+            migrate_failed: false,
+            served: false,
+            superuser_password: None,
             failures: Vec::new(),
             dir,
         };
@@ -353,6 +665,13 @@ struct Outcome {
     build_output: String,
     rebuild_output: String,
     server_log: String,
+    /// What the job tasks (migrate, createsuperuser) printed.
+    job_output: String,
+    /// The migrate job failed as the case expected, and the case stopped there.
+    migrate_failed: bool,
+    /// The service was started.
+    served: bool,
+    superuser_password: Option<String>,
     /// Every check that failed, each message self-contained.
     failures: Vec<String>,
     dir: TempDir,
@@ -398,7 +717,10 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
 
     // 1-2. Copy the fixture and let djrun make it ready for Cloud Run.
     copy_tree(source, &o.project).map_err(|e| format!("copy {}: {e}", source.display()))?;
-    let mut init = Command::new(env!("CARGO_BIN_EXE_djrun"));
+    // DJRUN_E2E_DJRUN runs the tier against another build of djrun.
+    let djrun =
+        std::env::var_os("DJRUN_E2E_DJRUN").unwrap_or_else(|| env!("CARGO_BIN_EXE_djrun").into());
+    let mut init = Command::new(djrun);
     init.arg("init")
         .arg(&o.project)
         .args(["--yes", "--project", PROJECT_ID, "--region", REGION])
@@ -516,25 +838,103 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
         });
     }
 
-    // 5. Run it like Cloud Run: its own CMD, USER, WORKDIR and Env, then the deploy's env
+    // 5. What the deploy attaches: a PostgreSQL server where Cloud SQL's socket would be, a
+    // Cloud Storage emulator, and a trap for any request that would leave the machine.
+    let attached = Attached::start(o, case, &deploy, &service)?;
+    let secret_value = |name: &str| match &attached.postgres {
+        Some(pg) if is_database_url(name) => pg.container_url(),
+        _ => secret_test_value(name, &secret_key),
+    };
+
+    // 6. The migrate job, as the build's migrate step deploys and runs it, before the deploy
+    // step: a failure stops the build there, and the service never gets the image.
+    if let Some(job) = &deploy.migrate {
+        check_migrate_step(o, &deploy, job);
+        let mut job_env = job_env(&attached, job, &secret_value);
+        job_env.extend(cloud_run_job_env(&job.name));
+        let image = Image {
+            engine,
+            service: &service,
+            tag: &tag,
+            config: &config,
+        };
+        let out = image.run_job(&job.argv(), &job_env, &attached.mounts)?;
+        let text = combined(&out);
+        o.job_output.push_str(&text);
+        say!(
+            "{}: the migrate job `{}` exited with {}:\n{}",
+            o.name,
+            job.argv().join(" "),
+            out.status,
+            text.trim_end()
+        );
+        if !out.status.success() {
+            if let Some(want) = case.migrate_fails_with {
+                o.check(text.contains(want), || {
+                    format!("the migrate job failed, but its output lacks {want:?}:\n{text}")
+                });
+                say!(
+                    "{}: the migrate step failed, so the build stops: no deploy, no service started",
+                    o.name
+                );
+                o.migrate_failed = true;
+                for hook in &case.after_migrate {
+                    hook(o, &attached);
+                }
+                attached.check_nothing_left(o);
+                drop(attached);
+                drop(images);
+                return Ok(());
+            }
+            if let Some(pg) = &attached.postgres {
+                o.fail(format!("postgres server log:\n{}", pg.log()));
+            }
+            return Err(format!(
+                "the migrate job exited with {}, so the build would stop before the deploy:\n{text}",
+                out.status
+            ));
+        }
+        o.check(case.migrate_fails_with.is_none(), || {
+            format!("the migrate job succeeded, but the case expects it to fail:\n{text}")
+        });
+        check_tables(o, &attached, &case.tables);
+        for hook in &case.after_migrate {
+            hook(o, &attached);
+        }
+        if let Some(user) = case.superuser {
+            create_superuser(o, &image, job, &attached, &secret_value, user);
+        }
+    } else {
+        o.check(!case.database, || {
+            format!(
+                "the project has a database, but cloudbuild.yaml has no `id: migrate` step (steps: {:?})",
+                deploy.step_ids
+            )
+        });
+        if case.migrate_fails_with.is_some() {
+            return Err("the case expects a failing migrate step, and there is none".to_string());
+        }
+    }
+
+    // 7. Run it like Cloud Run: its own CMD, USER, WORKDIR and Env, then the deploy's env
     // vars and secrets, then what Cloud Run sets itself.
     let port = free_port()?;
     let mut run_env: Vec<(String, String)> = deploy.env.clone();
     for (name, _secret) in &deploy.secrets {
-        run_env.push((name.clone(), secret_test_value(name, &secret_key)));
+        run_env.push((name.clone(), secret_value(name)));
     }
-    run_env.extend(
-        [
-            ("PORT", port.to_string()),
-            ("K_SERVICE", service.clone()),
-            ("K_REVISION", format!("{service}-00001-abc")),
-            ("K_CONFIGURATION", service.clone()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v)),
-    );
+    run_env.extend(attached.env.iter().cloned());
+    run_env.extend(cloud_run_service_env(&service, port, 1));
     let log_path = o.dir.path().join("server.log");
-    let mut server = engine.serve(&service, &tag, &config, &run_env, port, &log_path)?;
+    let mut server = engine.serve(
+        &service,
+        &tag,
+        &config,
+        (&run_env, &attached.mounts),
+        port,
+        &log_path,
+    )?;
+    o.served = true;
     let ready = server.wait_ready(port, READY_TIMEOUT);
     if let Err(e) = ready {
         let log = fs::read_to_string(&log_path).unwrap_or_default();
@@ -548,6 +948,22 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
     for check in &case.in_image {
         run_in_image(o, &server, check);
     }
+    if case.check_deploy {
+        manage_check_deploy(o, &server);
+    }
+    {
+        let live = Live {
+            port,
+            host: &host,
+            attached: &attached,
+        };
+        if let (Some(user), Some(password)) = (case.superuser, o.superuser_password.clone()) {
+            admin_login(o, &live, user, &password);
+        }
+        for hook in &case.while_serving {
+            hook(o, &live);
+        }
+    }
 
     // Stop it as Cloud Run would, then make sure nothing is left running.
     o.server_log = fs::read_to_string(&log_path).unwrap_or_default();
@@ -556,10 +972,51 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
     o.check(leftovers.is_empty(), || {
         format!("processes left behind after stopping the server:\n{leftovers:#?}")
     });
+
+    // 8. A new instance of the same revision: what the first one wrote is in the database
+    // (and the bucket), not in the container.
+    if !case.after_restart.is_empty() {
+        drop(server);
+        let port = free_port()?;
+        run_env.retain(|(k, _)| k != "PORT");
+        run_env.push(("PORT".to_string(), port.to_string()));
+        let log_path = o.dir.path().join("server-restarted.log");
+        say!("{}: starting the service again from the same image", o.name);
+        let mut again = engine.serve(
+            &service,
+            &tag,
+            &config,
+            (&run_env, &attached.mounts),
+            port,
+            &log_path,
+        )?;
+        if let Err(e) = again.wait_ready(port, READY_TIMEOUT) {
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(format!("after the restart: {e}\nserver log:\n{log}"));
+        }
+        let live = Live {
+            port,
+            host: &host,
+            attached: &attached,
+        };
+        for hook in &case.after_restart {
+            hook(o, &live);
+        }
+        o.server_log
+            .push_str(&fs::read_to_string(&log_path).unwrap_or_default());
+        again.stop();
+        let leftovers = again.leftovers();
+        o.check(leftovers.is_empty(), || {
+            format!("processes left behind after stopping the restarted server:\n{leftovers:#?}")
+        });
+        server = again;
+    }
+    attached.check_nothing_left(o);
+    drop(attached);
     drop(server);
     check_log(o);
 
-    // 6. A one-line code change must not reinstall the dependencies.
+    // 9. A one-line code change must not reinstall the dependencies.
     if case.rebuild {
         let touched = file_to_touch(&o.context);
         append(&touched, "\n# touched\n")
@@ -912,6 +1369,488 @@ fn check_rebuild_cache(o: &mut Outcome) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What the deploy attaches, the jobs it runs, and Cloud Run's own variables
+// ---------------------------------------------------------------------------------------------
+
+/// The stand-ins for what the deploy attaches to the service and its jobs, alive for one case.
+struct Attached {
+    postgres: Option<Postgres>,
+    storage: Option<StorageEmulator>,
+    trap: Option<Trap>,
+    /// Test-only variables every container of the case gets (the emulator's address, the
+    /// trap's proxy): never part of the generated files.
+    env: Vec<(String, String)>,
+    mounts: Vec<Mount>,
+}
+
+impl Attached {
+    fn start(
+        o: &mut Outcome,
+        case: &Case,
+        deploy: &Deploy,
+        service: &str,
+    ) -> Result<Attached, String> {
+        let mut attached = Attached {
+            postgres: None,
+            storage: None,
+            trap: None,
+            env: Vec::new(),
+            mounts: Vec::new(),
+        };
+        if !case.database && !case.media {
+            return Ok(attached);
+        }
+        // Anything in the containers that would leave the machine goes to the trap instead.
+        let trap = Trap::start()?;
+        attached.env.extend(trap.env());
+        attached.trap = Some(trap);
+        if case.database {
+            let want = expected_sql_instance(&case.init_args, service);
+            let deployed = deploy.cloudsql.clone();
+            o.check(deployed == [want.clone()], || {
+                format!("the deploy attaches the Cloud SQL instances {deployed:?}, want [{want:?}] (--add-cloudsql-instances)")
+            });
+            let instance = deployed.first().cloned().unwrap_or(want);
+            let database = service.replace('-', "_");
+            let pg = Postgres::start(&instance, &database, &database)?;
+            attached.mounts.push(Mount {
+                host: pg.cloudsql_dir(),
+                container: CLOUDSQL_MOUNT,
+            });
+            attached.postgres = Some(pg);
+        }
+        if case.media {
+            let bucket = deploy
+                .env
+                .iter()
+                .find(|(k, _)| k == "GS_BUCKET_NAME")
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    format!(
+                        "the deploy does not set GS_BUCKET_NAME (--update-env-vars: {:?})",
+                        deploy.env
+                    )
+                })?;
+            let log = o.dir.path().join("storage-emulator.log");
+            let storage = StorageEmulator::start(&tools_bin()?, &bucket, &log)?;
+            // google-cloud-storage sends every request there and uses anonymous
+            // credentials when STORAGE_EMULATOR_HOST is set; it takes the project from
+            // GOOGLE_CLOUD_PROJECT rather than asking the metadata server.
+            attached
+                .env
+                .push(("STORAGE_EMULATOR_HOST".into(), storage.host()));
+            attached
+                .env
+                .push(("GOOGLE_CLOUD_PROJECT".into(), PROJECT_ID.into()));
+            attached.storage = Some(storage);
+        }
+        Ok(attached)
+    }
+
+    /// No container tried to reach a host other than loopback.
+    fn check_nothing_left(&self, o: &mut Outcome) {
+        if let Some(trap) = &self.trap {
+            let seen = trap.seen();
+            o.check(seen.is_empty(), || {
+                format!("the containers tried to reach hosts off this machine (caught on loopback, never sent):\n{}", seen.join("\n"))
+            });
+        }
+    }
+}
+
+/// The running service, for the case's checks.
+struct Live<'a> {
+    port: u16,
+    host: &'a str,
+    attached: &'a Attached,
+}
+
+/// The built image, for running job tasks of it.
+struct Image<'a> {
+    engine: Engine,
+    service: &'a str,
+    tag: &'a str,
+    config: &'a ImageConfig,
+}
+
+impl Image<'_> {
+    fn run_job(
+        &self,
+        argv: &[String],
+        env: &[(String, String)],
+        mounts: &[Mount],
+    ) -> Result<Output, String> {
+        self.engine
+            .run_job(self.service, self.tag, self.config, argv, env, mounts)
+    }
+}
+
+/// `--sql-instance NAME` (or `PROJECT:REGION:NAME`) among the init flags, else `<service>-db`.
+fn expected_sql_instance(init_args: &[&str], service: &str) -> String {
+    let named = init_args
+        .iter()
+        .position(|a| *a == "--sql-instance")
+        .and_then(|i| init_args.get(i + 1))
+        .map(|s| s.to_string())
+        .or_else(|| {
+            init_args
+                .iter()
+                .find_map(|a| a.strip_prefix("--sql-instance=").map(str::to_string))
+        });
+    match named {
+        Some(full) if full.contains(':') => full,
+        Some(name) => format!("{PROJECT_ID}:{REGION}:{name}"),
+        None => format!("{PROJECT_ID}:{REGION}:{service}-db"),
+    }
+}
+
+fn is_database_url(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    name.contains("DATABASE_URL") || name == "DB_URL" || name.ends_with("_DB_URL")
+}
+
+/// A job task's environment: `--set-env-vars`, a test value per `--set-secrets`, and the
+/// case's test-only variables.
+fn job_env(
+    attached: &Attached,
+    job: &Job,
+    secret_value: &dyn Fn(&str) -> String,
+) -> Vec<(String, String)> {
+    let mut env = job.env.clone();
+    for (name, _secret) in &job.secrets {
+        env.push((name.clone(), secret_value(name)));
+    }
+    env.extend(attached.env.iter().cloned());
+    env
+}
+
+/// What Cloud Run sets in a job's task (and not PORT or K_SERVICE).
+fn cloud_run_job_env(job: &str) -> Vec<(String, String)> {
+    [
+        ("CLOUD_RUN_JOB", job.to_string()),
+        ("CLOUD_RUN_EXECUTION", format!("{job}-x7k2p")),
+        ("CLOUD_RUN_TASK_INDEX", "0".to_string()),
+        ("CLOUD_RUN_TASK_COUNT", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// What Cloud Run sets in a service's container.
+fn cloud_run_service_env(service: &str, port: u16, revision: u32) -> Vec<(String, String)> {
+    [
+        ("PORT", port.to_string()),
+        ("K_SERVICE", service.to_string()),
+        ("K_REVISION", format!("{service}-{revision:05}-abc")),
+        ("K_CONFIGURATION", service.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// The migrate step as the contract says: after the push and before the deploy, the image
+/// the deploy gets, the same instance, secrets and env, run once and waited for.
+fn check_migrate_step(o: &mut Outcome, deploy: &Deploy, job: &Job) {
+    let ids: Vec<&str> = deploy
+        .step_ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !id.is_empty())
+        .collect();
+    o.check(ids == ["build", "push", "migrate", "deploy"], || {
+        format!(
+            "cloudbuild.yaml's steps are {ids:?}, want build, push, migrate, deploy in that order"
+        )
+    });
+    o.check(job.name == format!("{}-migrate", deploy.service), || {
+        format!(
+            "the migrate job is called {:?}, want {:?}",
+            job.name,
+            format!("{}-migrate", deploy.service)
+        )
+    });
+    let image = format!(
+        "{REGION}-docker.pkg.dev/{PROJECT_ID}/cloud-run-source-deploy/{}:{BUILD_ID}",
+        deploy.service
+    );
+    o.check(job.image == image, || {
+        format!(
+            "the migrate job runs the image {:?}, not the one this build pushed ({image:?})",
+            job.image
+        )
+    });
+    o.check(job.cloudsql == deploy.cloudsql, || {
+        format!(
+            "the migrate job attaches {:?} but the service {:?}",
+            job.cloudsql, deploy.cloudsql
+        )
+    });
+    let names = |v: &[(String, String)]| -> Vec<String> {
+        let mut n: Vec<String> = v.iter().map(|(k, _)| k.clone()).collect();
+        n.sort();
+        n
+    };
+    o.check(names(&job.secrets) == names(&deploy.secrets), || {
+        format!(
+            "the migrate job's secrets {:?} differ from the service's {:?}",
+            job.secrets, deploy.secrets
+        )
+    });
+    o.check(names(&job.env) == names(&deploy.env), || {
+        format!(
+            "the migrate job's env {:?} differs from the service's {:?}",
+            job.env, deploy.env
+        )
+    });
+    o.check(
+        job.argv() == ["python", "manage.py", "migrate", "--noinput"],
+        || {
+            format!(
+                "the migrate job runs {:?}, want python manage.py migrate --noinput",
+                job.argv()
+            )
+        },
+    );
+    for (flag, want) in [
+        ("--max-retries", "0"),
+        ("--task-timeout", "30m"),
+        ("--execute-now", ""),
+        ("--wait", ""),
+    ] {
+        let got = job.flag(flag).map(str::to_string);
+        o.check(got.as_deref() == Some(want), || {
+            format!("the migrate job's {flag} is {got:?}, want {want:?} (a migration runs once, and the build waits for it)")
+        });
+    }
+}
+
+fn check_tables(o: &mut Outcome, attached: &Attached, want: &[&str]) {
+    let Some(pg) = &attached.postgres else { return };
+    match pg.tables() {
+        Ok(tables) => {
+            say!(
+                "{}: tables after the migrate job: {}",
+                o.name,
+                tables.join(", ")
+            );
+            for table in want {
+                o.check(tables.iter().any(|t| t == table), || {
+                    format!("the migrate job made no table {table}; the database has {tables:?}")
+                });
+            }
+        }
+        Err(e) => o.fail(format!("list the tables the migrate job made: {e}")),
+    }
+}
+
+/// `manage.py createsuperuser --noinput` as a job of the image, the way djrun's next steps
+/// describe it: the migrate job's command, environment and instance, the user's name and
+/// email as env vars and the password from a secret.
+fn create_superuser(
+    o: &mut Outcome,
+    image: &Image,
+    migrate: &Job,
+    attached: &Attached,
+    secret_value: &dyn Fn(&str) -> String,
+    username: &str,
+) {
+    let password = random_secret();
+    let mut argv = migrate.command.clone();
+    argv.extend(["manage.py", "createsuperuser", "--noinput"].map(String::from));
+    let mut env = job_env(attached, migrate, secret_value);
+    env.extend([
+        (
+            "DJANGO_SUPERUSER_USERNAME".to_string(),
+            username.to_string(),
+        ),
+        (
+            "DJANGO_SUPERUSER_EMAIL".to_string(),
+            format!("{username}@example.com"),
+        ),
+        ("DJANGO_SUPERUSER_PASSWORD".to_string(), password.clone()),
+    ]);
+    env.extend(cloud_run_job_env(&format!(
+        "{}-createsuperuser",
+        image.service
+    )));
+    match image.run_job(&argv, &env, &attached.mounts) {
+        Ok(out) => {
+            let text = combined(&out);
+            o.job_output.push_str(&text);
+            say!(
+                "{}: createsuperuser exited with {}: {}",
+                o.name,
+                out.status,
+                text.trim()
+            );
+            o.check(out.status.success(), || {
+                format!(
+                    "`{}` as a job exited with {}:\n{text}",
+                    argv.join(" "),
+                    out.status
+                )
+            });
+            if let Some(pg) = &attached.postgres {
+                let sql = format!(
+                    "SELECT is_superuser, is_staff FROM auth_user WHERE username = '{username}'"
+                );
+                let rows = pg.query(&sql);
+                o.check(matches!(&rows, Ok(r) if r == &["t|t"]), || {
+                    format!("after createsuperuser, {sql} gave {rows:?}, want one row t|t")
+                });
+            }
+            o.superuser_password = Some(password);
+        }
+        Err(e) => o.fail(format!("run createsuperuser as a job: {e}")),
+    }
+}
+
+/// `manage.py check --deploy` with the service's environment: no errors. Its warnings are
+/// printed, not judged.
+fn manage_check_deploy(o: &mut Outcome, server: &Server) {
+    let script = "python manage.py check --deploy";
+    match server.exec(script) {
+        Ok(out) => {
+            let text = combined(&out);
+            say!(
+                "{}: `{script}` exited with {}:\n{}",
+                o.name,
+                out.status,
+                text.trim_end()
+            );
+            o.check(out.status.success() && !text.contains("ERRORS:"), || {
+                format!("`{script}` found errors (exit {}):\n{text}", out.status)
+            });
+        }
+        Err(e) => o.fail(format!("running `{script}` in the container: {e}")),
+    }
+}
+
+/// The admin login form as a browser posts it behind Cloud Run's TLS proxy: the CSRF cookie
+/// and token from the form, Origin and Referer of the service URL, X-Forwarded-Proto https.
+fn admin_login(o: &mut Outcome, live: &Live, username: &str, password: &str) {
+    let origin = format!("https://{}", live.host);
+    let form = match http_get(live.port, "/admin/login/?next=/admin/", live.host) {
+        Ok(r) => r,
+        Err(e) => return o.fail(format!("GET /admin/login/: {e}")),
+    };
+    let body = String::from_utf8_lossy(&form.body).to_string();
+    let token = body
+        .split("name=\"csrfmiddlewaretoken\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_string);
+    let (Some(cookie), Some(token)) = (form.cookie("csrftoken"), token) else {
+        return o.fail(format!(
+            "GET /admin/login/ gave no csrftoken cookie or no csrfmiddlewaretoken in the form:\n{}",
+            form.describe()
+        ));
+    };
+    let body = format!(
+        "csrfmiddlewaretoken={}&username={}&password={}&next=%2Fadmin%2F",
+        url_encode(&token),
+        url_encode(username),
+        url_encode(password)
+    );
+    let cookie_header = format!("csrftoken={cookie}");
+    let referer = format!("{origin}/admin/login/?next=/admin/");
+    let headers = [
+        ("X-Forwarded-Proto", "https"),
+        ("Cookie", cookie_header.as_str()),
+        ("Origin", origin.as_str()),
+        ("Referer", referer.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    match http_request(
+        live.port,
+        "POST",
+        "/admin/login/?next=/admin/",
+        live.host,
+        &headers,
+        body.as_bytes(),
+    ) {
+        Ok(r) => {
+            let session = r.cookie("sessionid");
+            let secure = r
+                .headers("set-cookie")
+                .iter()
+                .any(|c| c.starts_with("sessionid=") && c.to_ascii_lowercase().contains("secure"));
+            let ok =
+                r.status == 302 && r.header("location") == Some("/admin/") && session.is_some();
+            say!(
+                "{}: admin login as {username}: {} to {:?}",
+                o.name,
+                r.status,
+                r.header("location")
+            );
+            o.check(ok, || {
+                format!("POST /admin/login/ as the superuser answered {} (want 302 to /admin/ with a sessionid cookie):\n{}", r.status, r.describe())
+            });
+            o.check(!ok || secure, || {
+                format!("the sessionid cookie is not Secure:\n{}", r.describe())
+            });
+            if let Some(session) = session {
+                let cookie = format!("sessionid={session}");
+                let r = http_request(
+                    live.port,
+                    "GET",
+                    "/admin/",
+                    live.host,
+                    &[("X-Forwarded-Proto", "https"), ("Cookie", &cookie)],
+                    &[],
+                );
+                let ok = matches!(&r, Ok(r) if r.status == 200 && String::from_utf8_lossy(&r.body).contains("Site administration"));
+                o.check(ok, || {
+                    format!(
+                        "GET /admin/ with the session did not show the admin index: {}",
+                        r.map_or_else(|e| e, |r| r.describe())
+                    )
+                });
+            }
+        }
+        Err(e) => o.fail(format!("POST /admin/login/: {e}")),
+    }
+}
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A multipart/form-data body with text fields and files (name, filename, bytes); returns
+/// the Content-Type with its boundary, and the body.
+fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = format!("djrun-e2e-{}", &random_secret()[11..27]);
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .into_bytes(),
+        );
+    }
+    for (name, filename, bytes) in files {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .into_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").into_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Container engines
 // ---------------------------------------------------------------------------------------------
 
@@ -997,7 +1936,9 @@ impl Engine {
     fn describe(self) -> &'static str {
         match self {
             Engine::Docker => "docker",
-            Engine::Buildah => "buildah (vfs storage, chroot isolation, --pull-never)",
+            Engine::Buildah => {
+                "buildah (overlay storage of the tier's own, chroot isolation, --pull-never)"
+            }
         }
     }
 
@@ -1011,7 +1952,7 @@ impl Engine {
     fn cmd(self) -> Command {
         let mut cmd = Command::new(self.program());
         if self == Engine::Buildah {
-            cmd.args(["--storage-driver", "vfs"]);
+            cmd.args(storage_args());
         }
         cmd.stdin(Stdio::null());
         cmd
@@ -1030,8 +1971,9 @@ impl Engine {
                 .is_ok_and(|o| o.status.success());
             if !present {
                 return Err(format!(
-                    "the Dockerfile's base image {image} is not in buildah's vfs storage and \
-                     cannot be pulled here; {SETUP_HINT} (it provides python:3.13-slim)"
+                    "the Dockerfile's base image {image} is not in the tier's buildah store \
+                     ({}) and cannot be pulled here; {SETUP_HINT} (it provides python:3.13-slim)",
+                    storage_root().display()
                 ));
             }
         }
@@ -1121,7 +2063,7 @@ impl Engine {
         service: &str,
         tag: &str,
         config: &ImageConfig,
-        deploy_env: &[(String, String)],
+        (deploy_env, mounts): (&[(String, String)], &[Mount]),
         port: u16,
         log: &Path,
     ) -> Result<Server, String> {
@@ -1143,13 +2085,22 @@ impl Engine {
             user: config.user.clone(),
             workdir: config.workdir.clone(),
             env: deploy_env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            mounts: mounts.to_vec(),
         };
         let mut cmd = self.cmd();
         match self {
             Engine::Docker => {
                 server.container = container.clone();
-                cmd.args(["run", "--rm", "--name", &container])
-                    .args(["-p", &format!("127.0.0.1:{port}:{port}")]);
+                cmd.args(["run", "--rm", "--name", &container]);
+                if mounts.is_empty() {
+                    cmd.args(["-p", &format!("127.0.0.1:{port}:{port}")]);
+                } else {
+                    // The stand-ins for Google's services listen on the host's loopback.
+                    cmd.args(["--network", "host"]);
+                }
+                for m in mounts {
+                    cmd.args(["-v", &m.arg()]);
+                }
                 for (k, v) in deploy_env {
                     cmd.args(["-e", &format!("{k}={v}")]);
                 }
@@ -1172,6 +2123,9 @@ impl Engine {
                 }
                 if !config.workdir.is_empty() {
                     cmd.args(["--workingdir", &config.workdir]);
+                }
+                for m in mounts {
+                    cmd.args(["--volume", &m.arg()]);
                 }
                 let env = config
                     .env
@@ -1199,6 +2153,79 @@ impl Engine {
 }
 
 impl Engine {
+    /// One task of a Cloud Run job: a fresh container of the image, its USER and WORKDIR, the
+    /// image's Env then `env`, `argv` instead of ENTRYPOINT and CMD (`--command`, `--args`),
+    /// and the mounts; waits for it to end. The container is removed afterwards.
+    fn run_job(
+        self,
+        service: &str,
+        tag: &str,
+        config: &ImageConfig,
+        argv: &[String],
+        env: &[(String, String)],
+        mounts: &[Mount],
+    ) -> Result<Output, String> {
+        let (program, args) = argv.split_first().ok_or("the job has no --command")?;
+        let prefix = format!("djrun-e2e-{service}-");
+        self.remove_stale_containers(&prefix);
+        let name = format!("{prefix}job-{}", std::process::id());
+        let mut cmd = self.cmd();
+        let created = match self {
+            Engine::Docker => {
+                cmd.args(["run", "--rm", "--name", &name, "--network", "host"]);
+                if !config.user.is_empty() {
+                    cmd.args(["--user", &config.user]);
+                }
+                if !config.workdir.is_empty() {
+                    cmd.args(["--workdir", &config.workdir]);
+                }
+                for (k, v) in env {
+                    cmd.args(["-e", &format!("{k}={v}")]);
+                }
+                for m in mounts {
+                    cmd.args(["-v", &m.arg()]);
+                }
+                cmd.args(["--entrypoint", program, tag]).args(args);
+                None
+            }
+            Engine::Buildah => {
+                let out = run_ok(
+                    self.cmd()
+                        .args(["from", "--pull-never", "--name", &name, tag]),
+                )?;
+                let ctr = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                cmd.args(["run", "--isolation", "chroot"]);
+                if !config.user.is_empty() {
+                    cmd.args(["--user", &config.user]);
+                }
+                if !config.workdir.is_empty() {
+                    cmd.args(["--workingdir", &config.workdir]);
+                }
+                for m in mounts {
+                    cmd.args(["--volume", &m.arg()]);
+                }
+                let env = config
+                    .env
+                    .iter()
+                    .cloned()
+                    .chain(env.iter().map(|(k, v)| format!("{k}={v}")));
+                for kv in env {
+                    cmd.args(["--env", &kv]);
+                }
+                cmd.arg(&ctr).arg("--").arg(program).args(args);
+                Some(ctr)
+            }
+        };
+        say!("{}", show_command(&cmd));
+        let started = Instant::now();
+        let result = run(&mut cmd);
+        say!("the job task took {:.1?}", started.elapsed());
+        if let Some(ctr) = created {
+            let _ = self.cmd().args(["rm", &ctr]).output();
+        }
+        result
+    }
+
     /// Containers of this service left by a run that was killed before it could clean up.
     fn remove_stale_containers(self, prefix: &str) {
         let mut list = self.cmd();
@@ -1370,6 +2397,20 @@ struct Server {
     workdir: String,
     /// `NAME=value` the deploy and Cloud Run add to the image's Env, for `exec` too.
     env: Vec<String>,
+    mounts: Vec<Mount>,
+}
+
+/// A host folder mounted into the containers (the Cloud SQL sockets at /cloudsql).
+#[derive(Clone, Debug)]
+struct Mount {
+    host: PathBuf,
+    container: &'static str,
+}
+
+impl Mount {
+    fn arg(&self) -> String {
+        format!("{}:{}", self.host.display(), self.container)
+    }
 }
 
 #[derive(Debug)]
@@ -1453,6 +2494,9 @@ impl Server {
                 }
                 for kv in &self.env {
                     cmd.args(["--env", kv]);
+                }
+                for m in &self.mounts {
+                    cmd.args(["--volume", &m.arg()]);
                 }
                 cmd.args([&self.container, "--", "sh", "-c", script])
             }
@@ -1609,6 +2653,28 @@ struct Response {
 }
 
 impl Response {
+    /// Every value of a header, in order (Set-Cookie comes once per cookie).
+    fn headers(&self, name: &str) -> Vec<&str> {
+        self.head
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then_some(value.trim())
+            })
+            .collect()
+    }
+
+    /// The value of the cookie `name` the response sets.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers("set-cookie").into_iter().find_map(|c| {
+            let (key, value) = c.split(';').next()?.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|line| {
             let (key, value) = line.split_once(':')?;
@@ -1628,17 +2694,45 @@ impl Response {
 /// `GET path` as Cloud Run's front end forwards it: the service host, and HTTPS said in
 /// X-Forwarded-Proto since TLS ends before the container.
 fn http_get(port: u16, path: &str, host: &str) -> Result<Response, String> {
+    http_request(
+        port,
+        "GET",
+        path,
+        host,
+        &[("X-Forwarded-Proto", "https")],
+        &[],
+    )
+}
+
+/// One HTTP/1.0 request to 127.0.0.1:port; a body gets its Content-Length.
+fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Response, String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("connect to {addr}: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nX-Forwarded-Proto: https\r\nUser-Agent: djrun-e2e\r\nAccept: */*\r\n\r\n"
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: djrun-e2e\r\nAccept: */*\r\n"
     );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
     stream
-        .write_all(request.as_bytes())
+        .write_all(&bytes)
         .map_err(|e| format!("send request: {e}"))?;
     let _ = stream.shutdown(Shutdown::Write);
     let mut raw = Vec::new();
@@ -1795,6 +2889,43 @@ struct Deploy {
     env: Vec<(String, String)>,
     /// `--update-secrets` / `--set-secrets`: the variable and `secret:version`.
     secrets: Vec<(String, String)>,
+    /// `--add-cloudsql-instances` / `--set-cloudsql-instances`: `PROJECT:REGION:INSTANCE`.
+    cloudsql: Vec<String>,
+    /// The steps' `id:`s in order (empty for a step without one).
+    step_ids: Vec<String>,
+    /// The `gcloud run jobs deploy ... --execute-now --wait` step that migrates before the
+    /// deploy, when there is one.
+    migrate: Option<Job>,
+}
+
+/// A Cloud Run job a build step deploys and runs, substitutions applied.
+#[derive(Clone, Debug, PartialEq)]
+struct Job {
+    name: String,
+    image: String,
+    /// `--set-env-vars`: a job's whole environment besides the image's and Cloud Run's.
+    env: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
+    cloudsql: Vec<String>,
+    /// `--command` and `--args`: what runs instead of the image's ENTRYPOINT and CMD.
+    command: Vec<String>,
+    args: Vec<String>,
+    /// Every `--flag[=value]` as given, for the checks of retries, waiting and timeouts.
+    flags: Vec<(String, String)>,
+}
+
+impl Job {
+    fn flag(&self, name: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// What the job's task runs: `--command` then `--args`.
+    fn argv(&self) -> Vec<String> {
+        self.command.iter().chain(&self.args).cloned().collect()
+    }
 }
 
 /// YAML to JSON with PyYAML, the parser setup.sh installs next to uv: a hand-made parser
@@ -1874,53 +3005,81 @@ fn parse_cloudbuild(doc: &Value) -> Result<Deploy, String> {
         .filter(|a| !a.starts_with('-'))
         .ok_or("`gcloud run deploy` names no service")?
         .clone();
+    let flags = gcloud_flags(&args[at + 2..])?;
     let mut region = None;
     let mut env = Vec::new();
     let mut secrets = Vec::new();
-    let mut i = at + 2;
-    while i < args.len() {
-        let (flag, inline) = match args[i].split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
-            _ => (args[i].as_str(), None),
-        };
-        let takes_value = matches!(
-            flag,
-            "--region"
-                | "--update-env-vars"
-                | "--set-env-vars"
-                | "--update-secrets"
-                | "--set-secrets"
-        );
-        let value = match (inline, takes_value) {
-            (Some(v), _) => v,
-            (None, true) => {
-                i += 1;
-                args.get(i)
-                    .cloned()
-                    .ok_or_else(|| format!("{flag} has no value"))?
-            }
-            (None, false) => String::new(),
-        };
-        match flag {
-            "--region" => region = Some(value),
-            "--update-env-vars" | "--set-env-vars" => env.extend(gcloud_dict(&value)?),
-            "--update-secrets" | "--set-secrets" => {
-                for (name, secret) in gcloud_dict(&value)? {
-                    if name.starts_with('/') {
-                        return Err(format!(
-                            "the deploy mounts the secret {secret} as the file {name}; the harness only gives secrets as environment variables"
-                        ));
-                    }
-                    secrets.push((name, secret));
-                }
+    let mut cloudsql = Vec::new();
+    for (flag, value) in &flags {
+        match flag.as_str() {
+            "--region" => region = Some(value.clone()),
+            "--update-env-vars" | "--set-env-vars" => env.extend(gcloud_dict(value)?),
+            "--update-secrets" | "--set-secrets" => secrets.extend(env_secrets(value)?),
+            "--add-cloudsql-instances" | "--set-cloudsql-instances" => {
+                cloudsql.extend(gcloud_list(value))
             }
             "--env-vars-file" => {
                 return Err("the deploy reads --env-vars-file, which the harness does not".into())
             }
             _ => {}
         }
-        i += 1;
     }
+
+    // The migrate step: `gcloud run jobs deploy JOB ... --execute-now --wait`, by its id.
+    let migrate = match steps.iter().find(|s| s["id"] == "migrate") {
+        None => {
+            if let Some(job) = steps.iter().find(|s| {
+                raw_args(s)
+                    .windows(2)
+                    .any(|w| w[0] == "run" && w[1] == "jobs")
+            }) {
+                return Err(format!(
+                    "a step runs a Cloud Run job but none has `id: migrate`: {job}"
+                ));
+            }
+            None
+        }
+        Some(step) => {
+            let args = args_of(step)?;
+            if args.len() < 4 || args[..3] != ["run", "jobs", "deploy"] {
+                return Err(format!(
+                    "the migrate step does not run `gcloud run jobs deploy JOB`: {args:?}"
+                ));
+            }
+            let name = args[3].clone();
+            let flags = gcloud_flags(&args[4..])?;
+            let mut job = Job {
+                name,
+                image: String::new(),
+                env: Vec::new(),
+                secrets: Vec::new(),
+                cloudsql: Vec::new(),
+                command: Vec::new(),
+                args: Vec::new(),
+                flags: flags.clone(),
+            };
+            for (flag, value) in &flags {
+                match flag.as_str() {
+                    "--image" => job.image = value.clone(),
+                    "--set-env-vars" | "--update-env-vars" => job.env.extend(gcloud_dict(value)?),
+                    "--set-secrets" | "--update-secrets" => job.secrets.extend(env_secrets(value)?),
+                    "--set-cloudsql-instances" | "--add-cloudsql-instances" => {
+                        job.cloudsql.extend(gcloud_list(value))
+                    }
+                    "--command" => job.command = gcloud_list(value),
+                    "--args" => job.args = gcloud_list(value),
+                    "--env-vars-file" => {
+                        return Err(
+                            "the migrate job reads --env-vars-file, which the harness does not"
+                                .into(),
+                        )
+                    }
+                    _ => {}
+                }
+            }
+            Some(job)
+        }
+    };
     Ok(Deploy {
         context,
         dockerfile,
@@ -1928,7 +3087,78 @@ fn parse_cloudbuild(doc: &Value) -> Result<Deploy, String> {
         region: region.ok_or("`gcloud run deploy` has no --region")?,
         env,
         secrets,
+        cloudsql,
+        step_ids: steps
+            .iter()
+            .map(|s| s["id"].as_str().unwrap_or_default().to_string())
+            .collect(),
+        migrate,
     })
+}
+
+/// `--flag=value`, `--flag value` (for the flags known to take one) and `--switch`, in order.
+fn gcloud_flags(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    const TAKES_VALUE: &[&str] = &[
+        "--region",
+        "--image",
+        "--update-env-vars",
+        "--set-env-vars",
+        "--update-secrets",
+        "--set-secrets",
+        "--add-cloudsql-instances",
+        "--set-cloudsql-instances",
+        "--service-account",
+        "--command",
+        "--args",
+        "--max-retries",
+        "--task-timeout",
+        "--concurrency",
+        "--max-instances",
+    ];
+    let mut flags = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                flags.push((flag.to_string(), value.to_string()))
+            }
+            _ if TAKES_VALUE.contains(&arg.as_str()) => {
+                i += 1;
+                let value = args.get(i).ok_or_else(|| format!("{arg} has no value"))?;
+                flags.push((arg.clone(), value.clone()));
+            }
+            _ => flags.push((arg.clone(), String::new())),
+        }
+        i += 1;
+    }
+    Ok(flags)
+}
+
+/// `--update-secrets`'s `VAR=SECRET:VERSION,...`; a secret mounted as a file is refused.
+fn env_secrets(value: &str) -> Result<Vec<(String, String)>, String> {
+    let mut secrets = Vec::new();
+    for (name, secret) in gcloud_dict(value)? {
+        if name.starts_with('/') {
+            return Err(format!(
+                "the deploy mounts the secret {secret} as the file {name}; the harness only gives secrets as environment variables"
+            ));
+        }
+        secrets.push((name, secret));
+    }
+    Ok(secrets)
+}
+
+/// gcloud's list flag value: `a,b,c`, or `^DELIM^a DELIM b` for items with commas.
+fn gcloud_list(value: &str) -> Vec<String> {
+    let (delimiter, body) = match value.strip_prefix('^').and_then(|r| r.split_once('^')) {
+        Some((d, body)) if !d.is_empty() => (d, body),
+        _ => (",", value),
+    };
+    body.split(delimiter)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Cloud Build's built-in substitutions as a manual `gcloud builds submit` has them, then the
@@ -2066,6 +3296,25 @@ fn e2e_cache_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
     PathBuf::from(home).join(".cache/djrun-e2e")
+}
+
+/// buildah's store for the tier: the overlay driver (vfs copies the whole root filesystem
+/// for every layer, about four times slower) in a root of its own, so that it never meets a
+/// store another driver made. setup.sh imports the stand-in base image into the same store.
+fn storage_root() -> PathBuf {
+    e2e_cache_dir().join("storage").join("root")
+}
+
+fn storage_args() -> Vec<OsString> {
+    let runroot = e2e_cache_dir().join("storage").join("runroot");
+    vec![
+        "--storage-driver".into(),
+        "overlay".into(),
+        "--root".into(),
+        storage_root().into(),
+        "--runroot".into(),
+        runroot.into(),
+    ]
 }
 
 /// The bin folder of setup.sh's tools venv: uv (pinned) and a Python with PyYAML.
@@ -2304,6 +3553,9 @@ fn cloudbuild_deploy_is_read_with_substitutions() {
                 ("DJANGO_SECRET_KEY", "shop-key:latest"),
                 ("DATABASE_URL", "db-url:3")
             ]),
+            cloudsql: Vec::new(),
+            step_ids: vec![String::new(); 3],
+            migrate: None,
         }
     );
     let vars = substitutions(&doc).unwrap();
@@ -2338,4 +3590,74 @@ fn intermediate_image_ids_are_read_from_build_output() {
     assert_eq!(intermediate_ids(buildah), ["461b6dc6a30", "9f14bf1d938"]);
     let docker = "Step 2/3 : RUN true\n ---> Running in 0a1b2c3d4e5f\n ---> 3c4d5e6f7a8b\n";
     assert_eq!(intermediate_ids(docker), ["3c4d5e6f7a8b"]);
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn cloudbuild_migrate_job_is_read_with_its_command() {
+    let doc = serde_json::json!({
+        "steps": [
+            {"id": "build", "name": "gcr.io/cloud-builders/docker", "args": ["build", "--tag", "${_IMAGE}:$BUILD_ID", "."]},
+            {"id": "push", "name": "gcr.io/cloud-builders/docker", "args": ["push", "${_IMAGE}:$BUILD_ID"]},
+            {"id": "migrate", "entrypoint": "gcloud",
+             "args": ["run", "jobs", "deploy", "${_SERVICE}-migrate", "--image=${_IMAGE}:$BUILD_ID",
+                      "--region=${_REGION}", "--set-cloudsql-instances=${_SQL_INSTANCE}",
+                      "--set-env-vars=GS_BUCKET_NAME=b", "--set-secrets=DATABASE_URL=db:${_DATABASE_URL_VERSION}",
+                      "--command=python", "--args=manage.py,migrate,--noinput", "--max-retries=0",
+                      "--execute-now", "--wait", "--quiet"]},
+            {"id": "deploy", "entrypoint": "gcloud",
+             "args": ["run", "deploy", "${_SERVICE}", "--region=${_REGION}",
+                      "--add-cloudsql-instances=${_SQL_INSTANCE}", "--update-env-vars=GS_BUCKET_NAME=b",
+                      "--update-secrets=DATABASE_URL=db:${_DATABASE_URL_VERSION}"]}
+        ],
+        "substitutions": {
+            "_REGION": "europe-west1", "_SERVICE": "notes", "_SQL_INSTANCE": "p:europe-west1:notes-db",
+            "_DATABASE_URL_VERSION": "latest",
+            "_IMAGE": "${_REGION}-docker.pkg.dev/${PROJECT_ID}/repo/${_SERVICE}"
+        },
+        "options": {"dynamicSubstitutions": true}
+    });
+    let deploy = parse_cloudbuild(&doc).expect("parses");
+    assert_eq!(deploy.step_ids, ["build", "push", "migrate", "deploy"]);
+    assert_eq!(deploy.cloudsql, ["p:europe-west1:notes-db"]);
+    let job = deploy.migrate.expect("a migrate job");
+    assert_eq!(job.name, "notes-migrate");
+    assert_eq!(job.argv(), ["python", "manage.py", "migrate", "--noinput"]);
+    assert_eq!(job.cloudsql, ["p:europe-west1:notes-db"]);
+    assert_eq!(
+        job.secrets,
+        [("DATABASE_URL".to_string(), "db:latest".to_string())]
+    );
+    assert_eq!(job.flag("--max-retries"), Some("0"));
+    assert_eq!(job.flag("--wait"), Some(""));
+    assert_eq!(
+        expected_sql_instance(&["--sql-instance", "main"], "notes"),
+        "demo-project-123:europe-west1:main"
+    );
+    assert_eq!(
+        expected_sql_instance(&[], "notes"),
+        "demo-project-123:europe-west1:notes-db"
+    );
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn the_trap_records_what_would_leave_the_machine() {
+    let trap = Trap::start().expect("trap");
+    let proxy = trap.env().into_iter().find(|(k, _)| k == "HTTPS_PROXY");
+    assert_eq!(
+        proxy.map(|(_, v)| v),
+        Some(format!("http://127.0.0.1:{}", trap.port))
+    );
+    let r = http_request(
+        trap.port,
+        "CONNECT",
+        "storage.googleapis.com:443",
+        "storage.googleapis.com:443",
+        &[],
+        &[],
+    )
+    .expect("the trap answers");
+    assert_eq!(r.status, 403);
+    assert_eq!(trap.seen(), ["CONNECT storage.googleapis.com:443 HTTP/1.0"]);
 }

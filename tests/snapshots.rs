@@ -99,6 +99,7 @@ snapshot_tests! {
     geodjango => "geodjango",
     legacy_django32 => "legacy-django32",
     monorepo => "monorepo",
+    notes_postgres => "notes-postgres",
     pdm_project => "pdm-project",
     pipenv_project => "pipenv-project",
     poetry_classic => "poetry-classic",

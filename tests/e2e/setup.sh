@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Prepare a machine without a Docker daemon for djrun's end-to-end tier (tests/e2e.rs).
 #
-# - installs buildah, podman and debootstrap when missing (apt, needs root);
+# - installs buildah, podman, debootstrap and PostgreSQL when missing (apt, needs root);
 # - builds a Debian trixie root with Python 3.13 and its headers once, cached under
 #   ${DJRUN_E2E_CACHE:-$HOME/.cache/djrun-e2e}/rootfs-<suite>-<revision>-<package hash>;
-# - imports it into buildah's vfs storage as docker.io/library/python:3.13-slim, a
-#   stand-in for the official image (no registry is reachable here), labelled with the
-#   rootfs's name so that a changed stand-in replaces an older one;
+# - imports it as docker.io/library/python:3.13-slim, a stand-in for the official image (no
+#   registry is reachable here), labelled with the rootfs's name so that a changed stand-in
+#   replaces an older one, into a buildah store of the tier's own under the same cache folder
+#   (storage/root and storage/runroot, overlay driver: vfs copies the whole root filesystem
+#   for every layer and made the tier about four times slower; one driver per store, never
+#   mixed). The harness (tests/e2e.rs) passes the same flags;
 # - installs the host-side tools the tier runs into a venv under the same cache folder:
-#   uv (djrun runs `uv lock` when uv is on PATH) and PyYAML (the harness reads the generated
-#   cloudbuild.yaml with a real YAML parser).
+#   uv (djrun runs `uv lock` when uv is on PATH), PyYAML (the harness reads the generated
+#   cloudbuild.yaml with a real YAML parser) and gcp-storage-emulator (Cloud Storage's JSON
+#   API on a loopback port, for the media case).
 #
 # Idempotent: a second run only checks. Needs no Docker daemon.
 # Run the tier afterwards with: cargo test --test e2e -- --ignored --test-threads=1
@@ -33,11 +37,23 @@ LABEL="djrun.e2e.standin"
 TOOLS="$CACHE_DIR/tools"
 UV_VERSION="0.13.9"
 PYYAML_VERSION="6.0.3"
-BUILDAH=(buildah --storage-driver vfs)
+GCS_EMULATOR_VERSION="2026.7.19"
+# Keep in step with storage_args() in tests/e2e.rs.
+STORAGE_ROOT="$CACHE_DIR/storage/root"
+STORAGE_RUNROOT="$CACHE_DIR/storage/runroot"
+BUILDAH=(buildah --storage-driver overlay --root "$STORAGE_ROOT" --runroot "$STORAGE_RUNROOT")
 
 log() { printf 'e2e-setup: %s\n' "$*" >&2; }
+# Debian keeps initdb and pg_ctl out of PATH, in /usr/lib/postgresql/<major>/bin; the newest.
+# Keep in step with pg_bin() in tests/e2e.rs.
+pg_bin_dir() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] && printf '%s\n' "$dir"
+}
 
-# apt, debootstrap and rootful buildah storage all need root; the tier then runs as root too.
+# apt, debootstrap, PostgreSQL's server (run as the postgres user) and rootful buildah
+# storage all need root; the tier then runs as root too.
 if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then
         log "not root: running again with sudo"
@@ -54,38 +70,45 @@ command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 # debootstrap checks Debian's signatures; non-Debian hosts need the keyring too.
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+# The database cases run a throwaway PostgreSQL server (initdb, pg_ctl) and query it with psql.
+pg_bin_dir >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y buildah podman debootstrap "${missing[@]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 else
-    log "buildah, podman and debootstrap are installed"
+    log "buildah, podman, debootstrap and PostgreSQL are installed"
 fi
+pg_bin_dir >/dev/null || { log "PostgreSQL's initdb and pg_ctl are not in /usr/lib/postgresql/*/bin"; exit 1; }
+log "PostgreSQL server programs in $(pg_bin_dir)"
 
 # 2. Host-side tools in a venv of their own, pinned.
 tools_ok() {
     [ -x "$TOOLS/bin/uv" ] \
         && [ "$("$TOOLS/bin/uv" --version 2>/dev/null | awk '{print $2}')" = "$UV_VERSION" ] \
-        && "$TOOLS/bin/python" -c "import yaml, sys; sys.exit(yaml.__version__ != '$PYYAML_VERSION')" 2>/dev/null
+        && "$TOOLS/bin/python" -c "import yaml, sys; sys.exit(yaml.__version__ != '$PYYAML_VERSION')" 2>/dev/null \
+        && [ -x "$TOOLS/bin/gcp-storage-emulator" ] \
+        && [ "$("$TOOLS/bin/python" -c 'from importlib.metadata import version; print(version("gcp-storage-emulator"))' 2>/dev/null)" = "$GCS_EMULATOR_VERSION" ]
 }
 if tools_ok; then
-    log "uv $UV_VERSION and PyYAML $PYYAML_VERSION are in $TOOLS"
+    log "uv $UV_VERSION, PyYAML $PYYAML_VERSION and gcp-storage-emulator $GCS_EMULATOR_VERSION are in $TOOLS"
 else
-    log "installing uv==$UV_VERSION and PyYAML==$PYYAML_VERSION into $TOOLS"
+    log "installing uv==$UV_VERSION, PyYAML==$PYYAML_VERSION and gcp-storage-emulator==$GCS_EMULATOR_VERSION into $TOOLS"
     mkdir -p "$CACHE_DIR"
     [ -x "$TOOLS/bin/python" ] || python3 -m venv "$TOOLS" >&2
     "$TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "uv==$UV_VERSION" "PyYAML==$PYYAML_VERSION" >&2
+        "uv==$UV_VERSION" "PyYAML==$PYYAML_VERSION" "gcp-storage-emulator==$GCS_EMULATOR_VERSION" >&2
     tools_ok || { log "the tools in $TOOLS do not work after installing them"; exit 1; }
 fi
 
-# 3. The stand-in base image is already in vfs storage, made from this rootfs recipe: done.
+# 3. The stand-in base image is already in the tier's store, made from this rootfs recipe: done.
 current_label() {
     "${BUILDAH[@]}" inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL\"}}" \
         "$BASE_IMAGE" 2>/dev/null || true
 }
 if [ "$(current_label)" = "$STANDIN_ID" ]; then
-    log "$BASE_IMAGE ($STANDIN_ID) is already in buildah vfs storage; done"
+    log "$BASE_IMAGE ($STANDIN_ID) is already in $STORAGE_ROOT (overlay); done"
     exit 0
 fi
 
@@ -152,7 +175,7 @@ EOF
     log "rootfs complete"
 fi
 
-# 5. Import into buildah's vfs storage under the name the Dockerfile's FROM uses.
+# 5. Import into the tier's store under the name the Dockerfile's FROM uses.
 # SSL_CERT_FILE names the system bundle (with the host's CAs, see above) for tools that do not
 # read the system store by default, such as uv: where a proxy re-signs TLS, as on some CI and
 # sandbox machines, uv would otherwise reject PyPI. Cloud Build needs no such thing.
