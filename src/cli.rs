@@ -87,6 +87,21 @@ pub struct ChoiceArgs {
     /// The GitHub repository the workflow deploys from, OWNER/NAME (else from git's `origin`).
     #[arg(long, value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
+    /// vCPUs per instance: 1, 2, 4, 6 or 8 (one gunicorn worker each; default 1).
+    #[arg(long, value_name = "N")]
+    pub cpu: Option<u32>,
+    /// Memory per instance, such as 512Mi or 1Gi (default 512Mi per vCPU).
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Instances kept warm, billed while idle (default 0).
+    #[arg(long, value_name = "N")]
+    pub min_instances: Option<u32>,
+    /// The instance cap (default: what the database's connections allow, else 10).
+    #[arg(long, value_name = "N")]
+    pub max_instances: Option<u32>,
+    /// The database's max_connections, where the Cloud SQL tier's default is not it.
+    #[arg(long, value_name = "N")]
+    pub db_max_connections: Option<u32>,
 }
 
 /// `djrun init`.

@@ -39,6 +39,8 @@ pub struct Saved {
     pub github_repo: Option<String>,
     /// The branch the CI workflow deploys.
     pub branch: Option<String>,
+    /// CPU, memory and instance counts.
+    pub capacity: crate::deployment::CapacityChoices,
 }
 
 /// Where the saved choices live.
@@ -138,7 +140,30 @@ impl ConfigFile {
                 Some(out)
             }
         };
+        let number = |key: &str| -> Result<Option<u32>> {
+            match table.get(key) {
+                None => Ok(None),
+                Some(item) => item
+                    .as_integer()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(Some)
+                    .ok_or_else(|| {
+                        Error::input_hint(
+                            format!("`{}`: `{prefix}{key}` must be a whole number", self.path),
+                            format!("write it as `{key} = 2` or remove it"),
+                        )
+                    }),
+            }
+        };
+        let capacity = crate::deployment::CapacityChoices {
+            cpu: number("cpu")?,
+            memory: string("memory")?,
+            min_instances: number("min-instances")?,
+            max_instances: number("max-instances")?,
+            db_max_connections: number("db-max-connections")?,
+        };
         Ok(Saved {
+            capacity,
             domains,
             ci: string("ci")?,
             github_repo: string("github-repo")?,
@@ -227,6 +252,13 @@ impl ConfigFile {
             set("media", saved.media.as_deref().map(Value::from));
             set("bucket", saved.bucket.as_deref().map(Value::from));
             set("public-media", saved.public_media.map(Value::from));
+            let int = |n: Option<u32>| n.map(|n| Value::from(i64::from(n)));
+            let c = &saved.capacity;
+            set("cpu", int(c.cpu));
+            set("memory", c.memory.as_deref().map(Value::from));
+            set("min-instances", int(c.min_instances));
+            set("max-instances", int(c.max_instances));
+            set("db-max-connections", int(c.db_max_connections));
             set("ci", saved.ci.as_deref().map(Value::from));
             set("github-repo", saved.github_repo.as_deref().map(Value::from));
             set("branch", saved.branch.as_deref().map(Value::from));
@@ -268,6 +300,7 @@ fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(a), Value::String(b)) => a.value() == b.value(),
         (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
         (Value::Array(a), Value::Array(b)) => {
             a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(x, y))
         }

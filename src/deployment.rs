@@ -312,53 +312,167 @@ impl Secret {
     }
 }
 
+/// The capacity choices, as given or saved (`None`: djrun's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CapacityChoices {
+    /// `--cpu`: vCPUs per instance.
+    pub cpu: Option<u32>,
+    /// `--memory`, such as `512Mi` or `1Gi`.
+    pub memory: Option<String>,
+    /// `--min-instances`.
+    pub min_instances: Option<u32>,
+    /// `--max-instances`.
+    pub max_instances: Option<u32>,
+    /// `--db-max-connections`: the database's `max_connections`, where the tier's default
+    /// is not it.
+    pub db_max_connections: Option<u32>,
+}
+
+/// vCPU counts Cloud Run offers.
+pub const CPUS: [u32; 5] = [1, 2, 4, 6, 8];
+/// gunicorn threads per worker: as many as Cloud Run's guidance for Python starts with.
+pub const THREADS: u32 = 8;
+/// Memory per gunicorn worker djrun gives by default.
+pub const MIB_PER_WORKER: u32 = 512;
+/// Seconds in an average month.
+const SECONDS_PER_MONTH: f64 = 2_629_800.0;
+/// Cloud Run's list price for an idle minimum instance (request-based billing, tier 1
+/// regions), per vCPU-second and per GiB-second.
+const IDLE_VCPU_SECOND_USD: f64 = 0.000_002_5;
+const IDLE_GIB_SECOND_USD: f64 = 0.000_002_5;
+
+/// `512Mi` / `1Gi` / `2G` as MiB.
+pub fn memory_mib(value: &str) -> std::result::Result<u32, String> {
+    let digits: String = value.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let unit = &value[digits.len()..];
+    let n: u32 = digits
+        .parse()
+        .map_err(|_| format!("`{value}` is not a memory size such as `512Mi` or `1Gi`"))?;
+    let mib = match unit {
+        "Mi" | "M" => n,
+        "Gi" | "G" => n.saturating_mul(1024),
+        _ => {
+            return Err(format!(
+                "`{value}` is not a memory size such as `512Mi` or `1Gi`"
+            ))
+        }
+    };
+    if !(128..=32768).contains(&mib) {
+        return Err(format!(
+            "`{value}` is outside what Cloud Run gives an instance (128Mi to 32Gi)"
+        ));
+    }
+    Ok(mib)
+}
+
 /// How many requests an instance serves at once and how many instances there may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capacity {
-    /// gunicorn workers.
+    /// vCPUs per instance.
+    pub cpu: u32,
+    /// Memory per instance, as `--memory` takes it.
+    pub memory: String,
+    /// gunicorn workers: one per vCPU (`WEB_CONCURRENCY`).
     pub workers: u32,
     /// Threads per worker.
     pub threads: u32,
-    /// Requests Cloud Run sends one instance at once: workers × threads.
+    /// Requests Cloud Run sends one instance at once: workers x threads.
     pub concurrency: u32,
+    /// Instances kept warm.
+    pub min_instances: u32,
     /// The instance cap.
     pub max_instances: u32,
+    /// The cap the database's connections allow, when there is one.
+    pub budget: Option<u32>,
     /// The arithmetic behind the cap, in one line.
     pub arithmetic: String,
+    /// What idle minimum instances cost a month, in whole US dollars.
+    pub idle_monthly_usd: Option<u32>,
 }
 
 impl Capacity {
-    fn new(database: Option<&Database>) -> Capacity {
-        let (workers, threads) = (1, 8);
+    /// The capacity for a deployment with `database`, given the choices.
+    pub fn new(database: Option<&Database>, choices: &CapacityChoices) -> Capacity {
+        let cpu = choices.cpu.unwrap_or(1);
+        let workers = cpu;
+        let threads = THREADS;
         let concurrency = workers * threads;
+        let memory = choices
+            .memory
+            .clone()
+            .unwrap_or_else(|| format!("{}Mi", MIB_PER_WORKER * workers));
         let per_instance = concurrency;
-        let (max_instances, arithmetic) = match database {
-            Some(db) if db.kind.is_cloud_sql() => {
-                let budget = TIER
-                    .max_connections
-                    .saturating_sub(RESERVED_CONNECTIONS + ADMIN_CONNECTIONS);
-                let max = (budget / per_instance).max(1);
+        let shape = format!(
+            "{per_instance} per instance ({workers} worker{} x {threads} threads)",
+            if workers == 1 { "" } else { "s" }
+        );
+        let (budget, why) = match database {
+            Some(db) if db.kind.is_cloud_sql() || choices.db_max_connections.is_some() => {
+                let (total, source) = match choices.db_max_connections {
+                    Some(n) => (n, "--db-max-connections".to_string()),
+                    None => (TIER.max_connections, TIER.name.to_string()),
+                };
+                let usable = total.saturating_sub(RESERVED_CONNECTIONS + ADMIN_CONNECTIONS);
+                let max = (usable / per_instance).max(1);
                 (
-                    max,
+                    Some(max),
                     format!(
-                        "at most {max} instances: {} allows {} connections, less {RESERVED_CONNECTIONS} Cloud SQL keeps and {ADMIN_CONNECTIONS} for the migrate job and admin, over {per_instance} per instance ({workers} worker x {threads} threads)",
-                        TIER.name, TIER.max_connections
+                        "{source} allows {total} connections, less {RESERVED_CONNECTIONS} the server keeps and {ADMIN_CONNECTIONS} for the migrate job and admin, over {shape}"
                     ),
                 )
             }
-            _ => (
-                DEFAULT_MAX_INSTANCES,
-                format!(
-                    "at most {DEFAULT_MAX_INSTANCES} instances, to bound the bill; {concurrency} requests each ({workers} worker x {threads} threads)"
-                ),
-            ),
+            _ => (None, format!("a cap that bounds the bill, {shape}")),
         };
+        let default_max = budget.unwrap_or(DEFAULT_MAX_INSTANCES);
+        let max_instances = choices.max_instances.unwrap_or(default_max);
+        let arithmetic = match (choices.max_instances, budget) {
+            (Some(n), _) => {
+                format!("at most {n} instances, as --max-instances says; {why} gives {default_max}")
+            }
+            (None, _) => format!("at most {max_instances} instances: {why}"),
+        };
+        let min_instances = choices.min_instances.unwrap_or(0);
+        let idle_monthly_usd = (min_instances > 0).then(|| {
+            let gib = f64::from(memory_mib(&memory).unwrap_or(512)) / 1024.0;
+            let usd = f64::from(min_instances)
+                * (f64::from(cpu) * IDLE_VCPU_SECOND_USD + gib * IDLE_GIB_SECOND_USD)
+                * SECONDS_PER_MONTH;
+            usd.round() as u32
+        });
         Capacity {
+            cpu,
+            memory,
             workers,
             threads,
             concurrency,
+            min_instances,
             max_instances,
+            budget,
             arithmetic,
+            idle_monthly_usd,
+        }
+    }
+
+    /// Whether `--max-instances` asks for more instances than the database can hold.
+    pub fn over_budget(&self) -> Option<String> {
+        let budget = self.budget?;
+        (self.max_instances > budget).then(|| {
+            format!(
+                "--max-instances {} is more than the database's connections allow ({budget}): at full load, instances past {budget} fail to connect",
+                self.max_instances
+            )
+        })
+    }
+
+    /// What minimum instances cost, for the plan.
+    pub fn min_cost(&self) -> String {
+        match self.idle_monthly_usd {
+            Some(usd) => format!(
+                "{} minimum instance{} kept warm: about ${usd} a month while idle, at list prices",
+                self.min_instances,
+                if self.min_instances == 1 { "" } else { "s" }
+            ),
+            None => "minimum instances 0: an idle service costs nothing, and the first request after idling waits for a cold start".to_string(),
         }
     }
 }
@@ -487,7 +601,10 @@ impl Deployment {
             });
         }
 
-        let capacity = Capacity::new(database.as_ref());
+        let capacity = Capacity::new(database.as_ref(), &options.capacity);
+        if capacity.workers > 1 {
+            env.push(("WEB_CONCURRENCY".to_string(), capacity.workers.to_string()));
+        }
         Ok(Deployment {
             project: options.project.clone(),
             region: options.region.clone(),

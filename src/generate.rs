@@ -41,6 +41,8 @@ pub struct Options {
     pub domains: Vec<String>,
     /// The GitHub repository and branch the CI workflow deploys from, with `--ci github`.
     pub github: Option<crate::deployment::Github>,
+    /// CPU, memory and instance counts.
+    pub capacity: crate::deployment::CapacityChoices,
     /// What to store as saved choices.
     pub saved: Saved,
 }
@@ -153,6 +155,9 @@ struct CloudbuildContext<'a> {
     migrate_job: bool,
     concurrency: u32,
     max_instances: u32,
+    min_instances: u32,
+    cpu: u32,
+    memory: &'a str,
     capacity: &'a str,
 }
 
@@ -631,6 +636,9 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
                 migrate_job: deployment.migrate_job.is_some(),
                 concurrency: deployment.capacity.concurrency,
                 max_instances: deployment.capacity.max_instances,
+                min_instances: deployment.capacity.min_instances,
+                cpu: deployment.capacity.cpu,
+                memory: &deployment.capacity.memory,
                 capacity: &deployment.capacity.arithmetic,
             },
         ),

@@ -46,6 +46,8 @@ pub struct InitRequest {
     pub ci: Option<String>,
     /// `--github-repo`.
     pub github_repo: Option<String>,
+    /// `--cpu`, `--memory`, `--min-instances`, `--max-instances`, `--db-max-connections`.
+    pub capacity: crate::deployment::CapacityChoices,
     /// `--database`.
     pub database: Option<String>,
     /// `--sql-instance`.
@@ -100,6 +102,10 @@ fn example(flag: &str) -> &'static str {
         "--sql-instance" => "pass an instance name such as `--sql-instance shop-db`, or `PROJECT:REGION:NAME` for one in another project or region",
         "--media" => "pass `--media gcs` (a Cloud Storage bucket) or `--media none`",
         "--ci" => "pass `--ci github`",
+        "--cpu" => "pass `--cpu 1`, `2`, `4`, `6` or `8`",
+        "--memory" => "pass a size such as `--memory 512Mi` or `--memory 1Gi`",
+        "--min-instances" => "pass a number no larger than `--max-instances`, such as `--min-instances 1`",
+        "--max-instances" => "pass a number of at least 1, such as `--max-instances 5`",
         "--github-repo" => "pass the repository as OWNER/NAME, such as `--github-repo acme/shop`",
         "--domain" => "pass the host alone, such as `--domain www.example.com`",
         "--bucket" => "pass a bucket name of lowercase letters, digits and hyphens, such as `--bucket my-shop-media`",
@@ -454,6 +460,52 @@ pub fn resolve(
         }
     };
 
+    // Capacity: each value from its flag, else saved; validated.
+    let c = &request.capacity;
+    let sc = &saved.capacity;
+    let capacity = crate::deployment::CapacityChoices {
+        cpu: c.cpu.or(sc.cpu),
+        memory: c.memory.clone().or_else(|| sc.memory.clone()),
+        min_instances: c.min_instances.or(sc.min_instances),
+        max_instances: c.max_instances.or(sc.max_instances),
+        db_max_connections: c.db_max_connections.or(sc.db_max_connections),
+    };
+    let from_flag = |flag: bool, name: &str, why: String| {
+        if flag {
+            flag_error(&format!("--{name}"), why)
+        } else {
+            saved_error(config, name, why)
+        }
+    };
+    if let Some(cpu) = capacity.cpu {
+        if !deployment::CPUS.contains(&cpu) {
+            return Err(from_flag(
+                c.cpu.is_some(),
+                "cpu",
+                format!("Cloud Run offers 1, 2, 4, 6 or 8 vCPUs, not {cpu}"),
+            ));
+        }
+    }
+    if let Some(m) = &capacity.memory {
+        deployment::memory_mib(m).map_err(|why| from_flag(c.memory.is_some(), "memory", why))?;
+    }
+    if capacity.max_instances == Some(0) {
+        return Err(from_flag(
+            c.max_instances.is_some(),
+            "max-instances",
+            "0 instances would serve nothing".to_string(),
+        ));
+    }
+    if let (Some(min), Some(max)) = (capacity.min_instances, capacity.max_instances) {
+        if min > max {
+            return Err(from_flag(
+                c.min_instances.is_some(),
+                "min-instances",
+                format!("{min} minimum instances is more than the cap of {max}"),
+            ));
+        }
+    }
+
     let store = Saved {
         project: Some(project.clone()),
         region: Some(region.clone()),
@@ -475,6 +527,7 @@ pub fn resolve(
         ci: ci.map(str::to_string),
         github_repo: github.as_ref().map(|g| g.repository.clone()),
         branch: github.as_ref().map(|g| g.branch.clone()),
+        capacity: capacity.clone(),
     };
     Ok(Options {
         project,
@@ -489,6 +542,7 @@ pub fn resolve(
         public_media,
         domains,
         github,
+        capacity,
         saved: store,
     })
 }
@@ -816,7 +870,16 @@ pub fn next_steps(facts: &ProjectFacts, options: &Options) -> String {
         s = options.service,
         context = facts.project_root,
     ));
-    text.push_str(&format!("Capacity: {}.\n", deployment.capacity.arithmetic));
+    text.push_str(&format!(
+        "Capacity: {}; {}.\n",
+        deployment.capacity.arithmetic,
+        deployment.capacity.min_cost()
+    ));
+    if let Some(warning) = deployment.capacity.over_budget() {
+        text.push_str(&format!(
+            "warning: {warning}\nhint: lower `--max-instances`, or pass `--db-max-connections N` if the database allows more\n"
+        ));
+    }
     if deployment.database.is_none() && facts.database == "sqlite" {
         text.push_str(&format!(
             "\nwarning: the database is SQLite (`{}`): this deployment is a demo. On Cloud Run the container's files live in memory: \

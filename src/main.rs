@@ -156,6 +156,13 @@ fn choices(args: ChoiceArgs, color: bool, interactive: bool) -> InitRequest {
         domains: (!args.domains.is_empty()).then_some(args.domains),
         ci: args.ci,
         github_repo: args.github_repo,
+        capacity: djrun::deployment::CapacityChoices {
+            cpu: args.cpu,
+            memory: args.memory,
+            min_instances: args.min_instances,
+            max_instances: args.max_instances,
+            db_max_connections: args.db_max_connections,
+        },
         database: args.database,
         sql_instance: args.sql_instance,
         media: args.media,

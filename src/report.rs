@@ -19,6 +19,15 @@ struct Derived<'a> {
     system_packages: SystemPackages,
     /// What `djrun init` chooses for the database and uploads unless told otherwise.
     defaults: Defaults<'a>,
+    /// Concurrency and the instance cap with those defaults, and the arithmetic behind them.
+    capacity: CapacityReport,
+}
+
+#[derive(Serialize)]
+struct CapacityReport {
+    concurrency: u32,
+    max_instances: u32,
+    arithmetic: String,
 }
 
 #[derive(Serialize)]
@@ -73,6 +82,24 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
             required: s.build_values.iter().map(|(n, _)| n.as_str()).collect(),
         },
         system_packages: SystemPackages { build, runtime },
+        capacity: {
+            let kind = DatabaseKind::suggested(facts);
+            let db = kind.has_url().then(|| crate::deployment::Database {
+                kind,
+                instance: None,
+                name: String::new(),
+                user: String::new(),
+                var: String::new(),
+                secret: String::new(),
+                read_by_project: false,
+            });
+            let c = crate::deployment::Capacity::new(db.as_ref(), &Default::default());
+            CapacityReport {
+                concurrency: c.concurrency,
+                max_instances: c.max_instances,
+                arithmetic: c.arithmetic,
+            }
+        },
         defaults: Defaults {
             database: DatabaseKind::suggested(facts).as_str(),
             unsupported_engine: unsupported_engine(facts),
@@ -189,6 +216,7 @@ pub fn human(facts: &ProjectFacts) -> String {
             },
         },
     ));
+    rows.push(("capacity", d.capacity.arithmetic.clone()));
     rows.push((
         "uploads",
         match (&facts.upload_field, &facts.media_root, d.defaults.media) {

@@ -646,7 +646,8 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
         check: None,
         actions: vec![Action::new(with_project(submit, p))],
         cost: Some(format!(
-            "Cloud Run bills requests; minimum instances 0, so an idle service costs nothing; {}",
+            "Cloud Run bills requests; {}; {}",
+            d.capacity.min_cost(),
             d.capacity.arithmetic
         )),
         every_deploy: true,

@@ -344,3 +344,113 @@ fn the_settings_pass_djangos_deployment_check_on_cloud_run_only() {
         assert!(block.contains(line), "{line}\n{block}");
     }
 }
+
+/// The value of `- --FLAG=` in the deploy step of a cloudbuild.yaml.
+fn deploy_flag(cloudbuild: &str, flag: &str) -> String {
+    let deploy = &cloudbuild[cloudbuild.find("- id: deploy").unwrap()..];
+    deploy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("- --{flag}=")))
+        .unwrap_or_else(|| panic!("no --{flag} in\n{deploy}"))
+        .to_string()
+}
+
+#[test]
+fn concurrency_follows_the_workers_and_the_cap_follows_the_database() {
+    let (tmp, dir) = common::copy_fixture("notes-postgres");
+    let out = init(&dir, tmp.path(), &["--cpu", "2"]).success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert_eq!(deploy_flag(&cloudbuild, "cpu"), "2");
+    assert_eq!(deploy_flag(&cloudbuild, "memory"), "1024Mi");
+    assert_eq!(deploy_flag(&cloudbuild, "concurrency"), "16");
+    assert_eq!(deploy_flag(&cloudbuild, "min-instances"), "0");
+    // (50 - 5 - 3) / 16 = 2: the line init prints says so, and the flag is that number.
+    assert_eq!(deploy_flag(&cloudbuild, "max-instances"), "2");
+    assert!(
+        stderr.contains("Capacity: at most 2 instances: db-g1-small allows 50 connections, less 5 the server keeps and 3 for the migrate job and admin, over 16 per instance (2 workers x 8 threads)"),
+        "{stderr}"
+    );
+    // gunicorn runs the workers the concurrency counts.
+    assert!(deploy_flag(&cloudbuild, "update-env-vars").contains("WEB_CONCURRENCY=2"));
+    let saved = read(&dir.join("djrun.toml"));
+    assert!(saved.contains("cpu = 2"), "{saved}");
+    // inspect prints the same arithmetic for the defaults (1 worker).
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["inspect"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "at most 5 instances: db-g1-small allows 50 connections",
+        ));
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_cap_beyond_the_database_budget_is_kept_with_a_warning_and_min_instances_say_their_cost() {
+    let (tmp, dir) = common::copy_fixture("notes-postgres");
+    init(
+        &dir,
+        tmp.path(),
+        &["--max-instances", "20", "--min-instances", "1"],
+    )
+    .success()
+    .stderr(
+        predicate::str::contains(
+            "warning: --max-instances 20 is more than the database's connections allow (5)",
+        )
+        .and(predicate::str::contains(
+            "1 minimum instance kept warm: about $10 a month while idle",
+        )),
+    );
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert_eq!(deploy_flag(&cloudbuild, "max-instances"), "20");
+    assert_eq!(deploy_flag(&cloudbuild, "min-instances"), "1");
+}
+
+#[test]
+fn the_database_connections_can_be_given() {
+    let (tmp, dir) = common::copy_fixture("notes-postgres");
+    init(&dir, tmp.path(), &["--db-max-connections", "200"]).success();
+    // (200 - 8) / 8 = 24.
+    assert_eq!(
+        deploy_flag(&read(&dir.join("cloudbuild.yaml")), "max-instances"),
+        "24"
+    );
+    // Without a database, a modest cap bounds the bill.
+    let (tmp, dir) = common::copy_fixture("mysite");
+    init(&dir, tmp.path(), &[]).success();
+    assert_eq!(
+        deploy_flag(&read(&dir.join("cloudbuild.yaml")), "max-instances"),
+        "10"
+    );
+}
+
+#[test]
+fn bad_capacity_values_name_the_flag_and_change_nothing() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let before = common::tree(&dir);
+    for (flags, expected) in [
+        (
+            &["--cpu", "3"][..],
+            "`--cpu`: Cloud Run offers 1, 2, 4, 6 or 8 vCPUs, not 3",
+        ),
+        (&["--memory", "12"][..], "`--memory`"),
+        (&["--memory", "64Gi"][..], "outside what Cloud Run gives"),
+        (&["--max-instances", "0"][..], "`--max-instances`"),
+        (
+            &["--min-instances", "3", "--max-instances", "2"][..],
+            "more than the cap of 2",
+        ),
+    ] {
+        init(&dir, tmp.path(), flags)
+            .code(2)
+            .stderr(predicate::str::contains(expected));
+        assert_eq!(common::tree(&dir), before, "{flags:?}");
+    }
+}

@@ -1077,6 +1077,7 @@ mod toml {
                     ci,
                     github_repo,
                     branch,
+                    capacity: Default::default(),
                     project,
                     region,
                     service,
