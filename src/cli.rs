@@ -87,6 +87,9 @@ pub struct ChoiceArgs {
     /// The GitHub repository the workflow deploys from, OWNER/NAME (else from git's `origin`).
     #[arg(long, value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
+    /// The settings module the container runs with (else detected; saved).
+    #[arg(long, value_name = "MODULE")]
+    pub settings: Option<String>,
     /// vCPUs per instance: 1, 2, 4, 6 or 8 (one gunicorn worker each; default 1).
     #[arg(long, value_name = "N")]
     pub cpu: Option<u32>,

@@ -41,6 +41,8 @@ pub struct Saved {
     pub branch: Option<String>,
     /// CPU, memory and instance counts.
     pub capacity: crate::deployment::CapacityChoices,
+    /// `--settings`.
+    pub settings: Option<String>,
 }
 
 /// Where the saved choices live.
@@ -163,6 +165,7 @@ impl ConfigFile {
             db_max_connections: number("db-max-connections")?,
         };
         Ok(Saved {
+            settings: string("settings")?,
             capacity,
             domains,
             ci: string("ci")?,
@@ -259,6 +262,7 @@ impl ConfigFile {
             set("min-instances", int(c.min_instances));
             set("max-instances", int(c.max_instances));
             set("db-max-connections", int(c.db_max_connections));
+            set("settings", saved.settings.as_deref().map(Value::from));
             set("ci", saved.ci.as_deref().map(Value::from));
             set("github-repo", saved.github_repo.as_deref().map(Value::from));
             set("branch", saved.branch.as_deref().map(Value::from));

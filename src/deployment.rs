@@ -513,6 +513,19 @@ pub struct Deployment {
     pub domains: Vec<String>,
     /// The GitHub repository whose workflow deploys, with `--ci github`.
     pub github: Option<Github>,
+    /// The secret the settings load their configuration from at start-up.
+    pub settings_secret: Option<SettingsSecret>,
+}
+
+/// A Secret Manager secret the settings read themselves (a whole .env text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsSecret {
+    /// The secret's id.
+    pub secret: String,
+    /// The variable of djrun's environment its value is read from when djrun creates it.
+    pub var: String,
+    /// Where the settings fetch it.
+    pub file: String,
 }
 
 /// The service's own address, as Cloud Build substitutions spell it.
@@ -601,6 +614,29 @@ impl Deployment {
             });
         }
 
+        // Settings that fetch their own configuration from Secret Manager: the secret exists,
+        // the runtime account reads it, and the variables that select and name it are set.
+        let settings_secret = s.settings_secret.as_ref().map(|found| {
+            if let Some(guard) = &found.guard_env {
+                env.push((guard.clone(), "${PROJECT_ID}".to_string()));
+            }
+            let secret = match (&found.secret, &found.secret_env) {
+                (Some(id), _) => id.clone(),
+                (None, Some(var)) => {
+                    let id = format!("{service}-django-settings");
+                    env.push((var.clone(), id.clone()));
+                    id
+                }
+                (None, None) => format!("{service}-django-settings"),
+            };
+            let var = secret.to_ascii_uppercase().replace('-', "_");
+            SettingsSecret {
+                secret,
+                var,
+                file: found.file.clone(),
+            }
+        });
+        env.dedup_by(|a, b| a.0 == b.0);
         let capacity = Capacity::new(database.as_ref(), &options.capacity);
         if capacity.workers > 1 {
             env.push(("WEB_CONCURRENCY".to_string(), capacity.workers.to_string()));
@@ -622,6 +658,7 @@ impl Deployment {
             capacity,
             domains: options.domains.clone(),
             github: options.github.clone(),
+            settings_secret,
         })
     }
 

@@ -265,8 +265,10 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
         };
     StaticPlan {
         block: SettingsBlockContext {
-            allowed_hosts: s.allowed_hosts_env.is_none(),
-            csrf_origins: s.csrf_origins_env.is_none(),
+            // A module the settings include but djrun could not read may set the hosts after
+            // the variables are read: the block, which runs last, sets them itself then.
+            allowed_hosts: s.allowed_hosts_env.is_none() || !s.skipped_includes.is_empty(),
+            csrf_origins: s.csrf_origins_env.is_none() || !s.skipped_includes.is_empty(),
             secret_key: s.secret_key_env.is_none(),
             static_url: collectstatic && !s.static_url,
             static_root,

@@ -46,6 +46,8 @@ pub struct InitRequest {
     pub ci: Option<String>,
     /// `--github-repo`.
     pub github_repo: Option<String>,
+    /// `--settings`: the settings module the container runs with.
+    pub settings: Option<String>,
     /// `--cpu`, `--memory`, `--min-instances`, `--max-instances`, `--db-max-connections`.
     pub capacity: crate::deployment::CapacityChoices,
     /// `--database`.
@@ -102,6 +104,7 @@ fn example(flag: &str) -> &'static str {
         "--sql-instance" => "pass an instance name such as `--sql-instance shop-db`, or `PROJECT:REGION:NAME` for one in another project or region",
         "--media" => "pass `--media gcs` (a Cloud Storage bucket) or `--media none`",
         "--ci" => "pass `--ci github`",
+        "--settings" => "pass a dotted module name, such as `--settings config.settings.production`",
         "--cpu" => "pass `--cpu 1`, `2`, `4`, `6` or `8`",
         "--memory" => "pass a size such as `--memory 512Mi` or `--memory 1Gi`",
         "--min-instances" => "pass a number no larger than `--max-instances`, such as `--min-instances 1`",
@@ -341,6 +344,12 @@ pub fn resolve(
             ));
         }
     }
+    if !facts.settings.skipped_includes.is_empty() {
+        warnings.push(format!(
+            "`{}` includes settings djrun cannot read (see `djrun inspect`); djrun's block sets ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS and DEBUG itself, since it runs after them",
+            facts.settings_file
+        ));
+    }
     if facts.database == "unknown" && !database_from_user && facts.settings.databases_at.is_some() {
         warnings.push(format!(
             "djrun cannot tell from `{}` which database the project uses; the deployment keeps the settings' own. Pass `--database cloudsql-postgres`, `cloudsql-mysql` or `url` to take it from a `DATABASE_URL` secret",
@@ -528,6 +537,7 @@ pub fn resolve(
         github_repo: github.as_ref().map(|g| g.repository.clone()),
         branch: github.as_ref().map(|g| g.branch.clone()),
         capacity: capacity.clone(),
+        settings: request.settings.clone().or_else(|| saved.settings.clone()),
     };
     Ok(Options {
         project,
@@ -581,9 +591,34 @@ pub fn prepare(
     prompter: &mut dyn Prompter,
     err: &mut dyn Write,
 ) -> Result<Prepared> {
-    let facts = inspect::inspect_in(&request.root, request.project_dir.as_deref())?;
+    // The saved choices live beside manage.py; the settings module among them decides what
+    // is inspected.
+    let project_root = match &request.project_dir {
+        Some(dir) => layout::chosen_project_dir(&request.root, dir)?,
+        None => layout::find_project_dir(&request.root)?,
+    };
+    let config = ConfigFile::locate(&layout::join(&request.root, &project_root), &project_root)?;
+    let saved_settings = config.load()?.settings;
+    let settings = match (&request.settings, &saved_settings) {
+        (Some(m), _) => {
+            validate::module_name(m).map_err(|why| flag_error("--settings", why))?;
+            Some(m.clone())
+        }
+        (None, Some(m)) => {
+            validate::module_name(m).map_err(|why| saved_error(&config, "settings", why))?;
+            Some(m.clone())
+        }
+        (None, None) => None,
+    };
+    let facts = inspect::inspect_with(
+        &request.root,
+        &inspect::InspectOptions {
+            project_dir: Some(&project_root),
+            settings: settings.as_deref(),
+            allow_unknown: false,
+        },
+    )?;
     let project_dir = layout::join(&facts.root, &facts.project_root);
-    let config = ConfigFile::locate(&project_dir, &facts.project_root)?;
     let mut warnings = Vec::new();
     let request_for_resolve = InitRequest {
         // --check never asks: it takes what is given, saved or configured.

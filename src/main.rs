@@ -156,6 +156,7 @@ fn choices(args: ChoiceArgs, color: bool, interactive: bool) -> InitRequest {
         domains: (!args.domains.is_empty()).then_some(args.domains),
         ci: args.ci,
         github_repo: args.github_repo,
+        settings: args.settings,
         capacity: djrun::deployment::CapacityChoices {
             cpu: args.cpu,
             memory: args.memory,

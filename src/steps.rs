@@ -475,7 +475,36 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
             });
         }
     }
-    for s in &d.secrets {
+    if let Some(settings) = &d.settings_secret {
+        out.push(Step {
+            id: "settings-secret".into(),
+            title: format!("Create the secret `{}` the settings load at start-up", settings.secret),
+            why: format!(
+                "`{}` reads its configuration (a .env text) from it; its value comes from `${}` or is asked",
+                settings.file, settings.var
+            ),
+            check: Some(secret_check(&settings.secret, p)),
+            actions: vec![secret_create(&settings.secret, p).reading(Input::FromUser(settings.var.clone()))],
+            cost: None,
+            every_deploy: false,
+        });
+    }
+    let readable: Vec<(String, String)> = d
+        .secrets
+        .iter()
+        .map(|s| (s.var.clone(), s.secret.clone()))
+        .chain(
+            d.settings_secret
+                .iter()
+                .map(|s| ("settings".to_string(), s.secret.clone())),
+        )
+        .collect();
+    for (var, secret) in &readable {
+        let s = crate::deployment::Secret {
+            var: var.clone(),
+            secret: secret.clone(),
+            source: crate::deployment::SecretSource::FromUser,
+        };
         out.push(Step {
             id: format!("access:{}", s.var),
             title: format!("Let the runtime account read `{}`", s.secret),
@@ -972,6 +1001,7 @@ fn concrete(value: &str, d: &Deployment) -> String {
         .replace("${_SERVICE}", &d.service)
         .replace("${_REGION}", &d.region)
         .replace("$PROJECT_NUMBER", PROJECT_NUMBER)
+        .replace("${PROJECT_ID}", &d.project)
 }
 
 /// A command as a person types it: each word quoted for a POSIX shell where it must be, and

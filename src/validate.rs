@@ -331,6 +331,26 @@ pub fn domain(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks a dotted Python module name such as `config.settings.production`.
+pub fn module_name(value: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && value.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a Python module name: dotted identifiers, such as `config.settings.production`",
+            shown(value)
+        ))
+    }
+}
+
 /// Checks a Python version written as `3.Y`, such as `3.12`.
 ///
 /// The major version is 3 and the minor version is 8 to 99, both plain digits with no

@@ -454,3 +454,67 @@ fn bad_capacity_values_name_the_flag_and_change_nothing() {
         assert_eq!(common::tree(&dir), before, "{flags:?}");
     }
 }
+
+#[test]
+fn settings_that_load_a_secret_themselves_get_it_made_readable_and_selected() {
+    let (tmp, dir) = common::copy_fixture("gcp-secret-settings");
+    init(&dir, tmp.path(), &[]).success().stderr(
+        predicate::str::contains("printf '%s' \"$DJANGO_SETTINGS\" | gcloud secrets create django_settings")
+            .and(predicate::str::contains(
+                "gcloud secrets add-iam-policy-binding django_settings --member=serviceAccount:gcp-secret-settings-run@demo-project-123.iam.gserviceaccount.com --role=roles/secretmanager.secretAccessor",
+            )),
+    );
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert!(
+        deploy_flag(&cloudbuild, "update-env-vars").contains("GOOGLE_CLOUD_PROJECT=${PROJECT_ID}")
+    );
+    // The build never selects Secret Manager: collectstatic takes the local branch.
+    let dockerfile = read(&dir.join("Dockerfile"));
+    assert!(!dockerfile.contains("GOOGLE_CLOUD_PROJECT"), "{dockerfile}");
+}
+
+#[test]
+fn settings_included_from_a_path_djrun_cannot_read_get_their_hosts_from_the_block() {
+    let (tmp, dir) = common::copy_fixture("split-settings");
+    init(&dir, tmp.path(), &[])
+        .success()
+        .stderr(predicate::str::contains(
+            "includes settings djrun cannot read",
+        ));
+    let facts = djrun::inspect::inspect(&dir).unwrap();
+    let settings = read(&dir.join(&facts.settings_file));
+    let block = &settings[settings.find("# >>> djrun").unwrap()..];
+    assert!(
+        block.contains("    ALLOWED_HOSTS = [urlsplit(url).hostname for url in _djrun_urls]"),
+        "{block}"
+    );
+}
+
+#[test]
+fn the_settings_module_can_be_chosen_and_is_saved() {
+    let (tmp, dir) = common::copy_fixture("cookiecutter-split");
+    init(&dir, tmp.path(), &["--settings", "config.settings.local"]).success();
+    assert!(read(&dir.join("Dockerfile")).contains("DJANGO_SETTINGS_MODULE=config.settings.local"));
+    assert!(
+        read(&dir.join("config/settings/local.py")).contains("# >>> djrun: Cloud Run settings >>>")
+    );
+    let saved = read(&dir.join("djrun.toml"));
+    assert!(
+        saved.contains("settings = \"config.settings.local\""),
+        "{saved}"
+    );
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["init", "--check"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    let before = common::tree(&dir);
+    init(
+        &dir,
+        tmp.path(),
+        &["--settings", "config.settings.local.py"],
+    )
+    .code(2)
+    .stderr(predicate::str::contains("`--settings`"));
+    assert_eq!(common::tree(&dir), before);
+}

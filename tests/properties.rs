@@ -1078,6 +1078,7 @@ mod toml {
                     github_repo,
                     branch,
                     capacity: Default::default(),
+                    settings: None,
                     project,
                     region,
                     service,
