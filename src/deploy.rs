@@ -220,7 +220,52 @@ pub fn run(
             );
         }
     }
+    for domain in &d.domains {
+        if !crate::deployment::domain_mapping_region(&d.region) {
+            let _ = writeln!(
+                out,
+                "Domain:    `{domain}` needs a load balancer in front of the service: Cloud Run maps domains itself only in {}",
+                crate::deployment::DOMAIN_MAPPING_REGIONS.join(", ")
+            );
+            continue;
+        }
+        let records = gcloud_run::run(&dns_args(&d, domain), None, root)?;
+        let text = records.stdout.trim();
+        if records.success && !text.is_empty() {
+            let _ = writeln!(
+                out,
+                "Domain:    create these DNS records for `{domain}` (type, name, value); the certificate follows once they resolve:\n{}",
+                text.lines()
+                    .map(|l| format!("           {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Domain:    `{domain}` is mapped; `{}` lists the DNS records to create",
+                shell_line(&dns_args(&d, domain))
+            );
+        }
+    }
     Ok(Outcome::Deployed)
+}
+
+/// The DNS records a domain mapping asks for, one `type name value` line each.
+pub fn dns_args(d: &Deployment, domain: &str) -> Vec<String> {
+    with_project(
+        vec![
+            "beta".into(),
+            "run".into(),
+            "domain-mappings".into(),
+            "describe".into(),
+            format!("--domain={domain}"),
+            format!("--region={}", d.region),
+            "--flatten=status.resourceRecords".into(),
+            "--format=value(status.resourceRecords.type,status.resourceRecords.name,status.resourceRecords.rrdata)".into(),
+        ],
+        &d.project,
+    )
 }
 
 fn args(parts: &[&str]) -> Vec<String> {
@@ -316,6 +361,9 @@ pub fn every_command(d: &Deployment) -> Vec<Vec<String>> {
         billing_args(&d.project),
         revisions_args(d),
     ];
+    for domain in &d.domains {
+        all.push(dns_args(d, domain));
+    }
     let pinned: Vec<(String, String)> = d
         .secrets
         .iter()

@@ -570,6 +570,17 @@ fn gcloud_parses_every_command_deploy_runs() {
         ("mysite", vec!["--database", "cloudsql-postgres"]),
         ("wagtail-start", vec!["--database", "cloudsql-mysql"]),
         ("wagtail-start", vec!["--public-media"]),
+        (
+            "mysite",
+            vec![
+                "--domain",
+                "www.example.com",
+                "--ci",
+                "github",
+                "--github-repo",
+                "acme/mysite",
+            ],
+        ),
     ] {
         let (tmp, dir) = common::copy_fixture(fixture);
         let config = tmp.path().join("gcloud-config");
