@@ -220,6 +220,15 @@ pub fn run(
             );
         }
     }
+    if let Some(gh) = &d.github {
+        let _ = writeln!(
+            out,
+            "CI:        the workflow authenticates through the provider this repository variable names; set it once:\n           gh variable set GCP_WORKLOAD_IDENTITY_PROVIDER --repo {} --body projects/{number}/locations/global/workloadIdentityPools/{}/providers/{}",
+            gh.repository,
+            crate::deployment::WIF_POOL,
+            gh.provider()
+        );
+    }
     for domain in &d.domains {
         if !crate::deployment::domain_mapping_region(&d.region) {
             let _ = writeln!(

@@ -449,3 +449,72 @@ fn the_gcloud_commands_inside_every_cloudbuild_yaml_parse() {
     });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn every_line_init_prints_runs_in_a_shell_and_gcloud_parses_it() {
+    // The commands exactly as printed (quoting, pipes, the password and project number in
+    // shell variables), each run by bash against the installed gcloud with no account.
+    let (tmp, dir) = common::copy_fixture("mysql-shop");
+    let out = common::djrun(&tmp.path().join("gcloud"))
+        .args(["init", "--yes", "--service", "shop"])
+        .args(["--project", "demo-project-123", "--region", "europe-west1"])
+        .args(["--domain", "www.example.com", "--ci", "github"])
+        .args(["--github-repo", "acme/shop"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("    ") && !l.contains("docker "))
+        .map(str::trim)
+        .collect();
+    assert!(lines.len() > 25, "{text}");
+    let config = tempfile::tempdir().unwrap();
+    std::fs::write(
+        config.path().join("cloudbuild.yaml"),
+        "steps:\n- name: busybox\n  args: [echo, ok]\n",
+    )
+    .unwrap();
+    let mut failures = Vec::new();
+    let mut script = String::from("set -u\nexport DATABASE_URL=x DJANGO_SETTINGS=x\n");
+    for (i, line) in lines.iter().enumerate() {
+        let assignment = line.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        });
+        if assignment {
+            // An assignment (DB_PASSWORD=..., PROJECT_NUMBER=...): run it, then stand in a
+            // value where gcloud, with no account, gave none.
+            script.push_str(&format!("{line} 2>/dev/null\n"));
+            let var = line.split('=').next().unwrap();
+            script.push_str(&format!(": \"${{{var}:=123456789012}}\"\n"));
+            continue;
+        }
+        if line.starts_with("unset ") {
+            script.push_str(&format!("{line}\n"));
+            continue;
+        }
+        script.push_str(&format!(
+            "if out=$( {line} 2>&1 ); then echo \"FAIL {i}: succeeded\"; \
+             elif ! printf '%s' \"$out\" | grep -q -e 'active account' -e 'auth login'; then \
+             printf 'FAIL {i}: %s\\n' \"$out\"; fi\n"
+        ));
+    }
+    let run = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(config.path())
+        .env("CLOUDSDK_CONFIG", config.path().join("gcloud"))
+        .env("CLOUDSDK_CORE_DISABLE_PROMPTS", "1")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&run.stdout);
+    for l in report.lines().filter(|l| l.starts_with("FAIL ")) {
+        let i: usize = l[5..].split(':').next().unwrap().parse().unwrap();
+        failures.push(format!("{}\n  -> {l}", lines[i]));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
