@@ -470,22 +470,9 @@ pub fn build_env(facts: &ProjectFacts, deployment: &Deployment) -> String {
         }
     }
     vars.iter()
-        .map(|(n, v)| format!("{n}={}", shell_word(v)))
+        .map(|(n, v)| format!("{n}={}", crate::steps::shell_quote(v)))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// `value` as one shell word: as is when it is plain, else single-quoted.
-fn shell_word(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/@%+=".contains(c));
-    if plain {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', "'\\''"))
-    }
 }
 
 /// Compute every change `init` would make.
@@ -758,17 +745,6 @@ mod tests {
             gunicorn_target("config.wsgi.application"),
             "config.wsgi:application"
         );
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(
-            shell_word("sqlite:////tmp/x.sqlite3"),
-            "sqlite:////tmp/x.sqlite3"
-        );
-        assert_eq!(shell_word("a b"), "'a b'");
-        assert_eq!(shell_word("it's"), "'it'\\''s'");
-        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

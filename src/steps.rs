@@ -250,23 +250,14 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
         "roles/artifactregistry.writer",
         "roles/logging.logWriter",
     ];
-    out.push(Step {
-        id: "deployer-roles".into(),
-        title: "Let the build's account push and deploy".into(),
-        why: "Cloud Run admin, Artifact Registry writer and log writer on the project".into(),
-        check: Some(policy_check(
-            vec!["projects".into(), "get-iam-policy".into(), p.into()],
-            &deployer_member,
-            &deployer_roles,
-            p,
-        )),
-        actions: deployer_roles
-            .iter()
-            .map(|role| Action::new(project_grant(p, &deployer_member, role)))
-            .collect(),
-        cost: None,
-        every_deploy: false,
-    });
+    out.push(project_roles(
+        "deployer-roles",
+        "Let the build's account push and deploy",
+        "Cloud Run admin, Artifact Registry writer and log writer on the project",
+        p,
+        &deployer_member,
+        &deployer_roles,
+    ));
     out.push(Step {
         id: "deployer-acts-as".into(),
         title: "Let the build's account deploy as the runtime account".into(),
@@ -856,23 +847,14 @@ fn github_steps(d: &Deployment, gh: &crate::deployment::Github) -> Vec<Step> {
         "roles/logging.viewer",
         "roles/serviceusage.serviceUsageConsumer",
     ];
-    out.push(Step {
-        id: "ci-roles".into(),
-        title: "Let the deployer submit builds".into(),
-        why: "it submits builds, uploads their source and streams their logs".into(),
-        check: Some(policy_check(
-            vec!["projects".into(), "get-iam-policy".into(), p.into()],
-            &deployer_member,
-            &roles,
-            p,
-        )),
-        actions: roles
-            .iter()
-            .map(|role| Action::new(project_grant(p, &deployer_member, role)))
-            .collect(),
-        cost: None,
-        every_deploy: false,
-    });
+    out.push(project_roles(
+        "ci-roles",
+        "Let the deployer submit builds",
+        "it submits builds, uploads their source and streams their logs",
+        p,
+        &deployer_member,
+        &roles,
+    ));
     out
 }
 
@@ -889,6 +871,35 @@ fn policy_check(get_policy: Vec<String>, member: &str, roles: &[&str], project: 
     Check {
         args: with_project(args, project),
         done: Done::WhenListed(roles.iter().map(|r| format!("{r},{member}")).collect()),
+    }
+}
+
+/// A step that grants `member` each of `roles` on the project, done when the project's
+/// policy holds them all.
+fn project_roles(
+    id: &str,
+    title: &str,
+    why: &str,
+    project: &str,
+    member: &str,
+    roles: &[&str],
+) -> Step {
+    Step {
+        id: id.into(),
+        title: title.into(),
+        why: why.into(),
+        check: Some(policy_check(
+            vec!["projects".into(), "get-iam-policy".into(), project.into()],
+            member,
+            roles,
+            project,
+        )),
+        actions: roles
+            .iter()
+            .map(|role| Action::new(project_grant(project, member, role)))
+            .collect(),
+        cost: None,
+        every_deploy: false,
     }
 }
 

@@ -53,11 +53,7 @@ fn cloud_sql_postgres_is_saved_and_a_rerun_without_flags_changes_nothing() {
     // The build's collectstatic gets a throwaway database URL, not a real one.
     let dockerfile = read(&dir.join("Dockerfile"));
     assert!(dockerfile.contains("DATABASE_URL=sqlite:////tmp/build-only.sqlite3"));
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
 }
 
 #[test]
@@ -140,11 +136,7 @@ fn public_media_and_a_bucket_name_are_saved() {
     assert!(saved.contains("bucket = \"shop-uploads-1\""), "{saved}");
     assert!(saved.contains("public-media = true"), "{saved}");
     assert!(read(&dir.join("shop/settings.py")).contains("GS_QUERYSTRING_AUTH = False"));
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
 }
 
 #[test]
@@ -277,21 +269,14 @@ fn custom_domains_join_the_hosts_are_saved_and_mapped_where_the_region_can() {
          ALLOWED_HOSTS=${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app,www.example.com,example.com;\
          CSRF_TRUSTED_ORIGINS=https://${_SERVICE}-$PROJECT_NUMBER.${_REGION}.run.app,https://www.example.com,https://example.com"
     );
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
     // A domain added to cloudbuild.yaml by hand, and to no setting, is drift.
     std::fs::write(
         dir.join("cloudbuild.yaml"),
         cloudbuild.replace("https://example.com", "https://shop.example.com"),
     )
     .unwrap();
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
+    common::init_check(&tmp.path().join("gcloud"), &dir)
         .code(1)
         .stderr(predicate::str::contains("cloudbuild.yaml"));
 }
@@ -384,11 +369,7 @@ fn concurrency_follows_the_workers_and_the_cap_follows_the_database() {
         .stdout(predicate::str::contains(
             "at most 5 instances: db-g1-small allows 50 connections",
         ));
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
 }
 
 #[test]
@@ -503,11 +484,7 @@ fn the_settings_module_can_be_chosen_and_is_saved() {
         saved.contains("settings = \"config.settings.local\""),
         "{saved}"
     );
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
     let before = common::tree(&dir);
     init(
         &dir,

@@ -91,20 +91,13 @@ fn the_workflow_is_a_generated_file_saved_checked_and_snapshotted() {
     settings.set_omit_expression(true);
     settings.bind(|| insta::assert_snapshot!("github-workflow", text));
     // A re-run with no flags changes nothing; an edited workflow is drift.
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
-        .code(0);
+    common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
     std::fs::write(
         dir.join(".github/workflows/deploy.yml"),
         text.replace("branches: [main]", "branches: [release]"),
     )
     .unwrap();
-    common::djrun(&tmp.path().join("gcloud"))
-        .args(["init", "--check"])
-        .arg(&dir)
-        .assert()
+    common::init_check(&tmp.path().join("gcloud"), &dir)
         .code(1)
         .stderr(predicate::str::contains(".github/workflows/deploy.yml"));
 }

@@ -109,3 +109,11 @@ pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let project = djrun::inspect::layout::join(&dir, &facts.project_root);
     (tmp, dir, project)
 }
+
+/// `djrun init --check PATH`, as CI runs it: to assert its exit code and messages.
+pub fn init_check(gcloud_config: &Path, dir: &Path) -> assert_cmd::assert::Assert {
+    djrun(gcloud_config)
+        .args(["init", "--check"])
+        .arg(dir)
+        .assert()
+}
