@@ -458,10 +458,19 @@ fn saved() -> Saved {
         service: None,
         python: Some("3.12".into()),
         public: Some(false),
+        database: Some("cloudsql-postgres".into()),
+        domains: Some(vec!["www.example.com".into()]),
+        capacity: djrun::deployment::CapacityChoices {
+            cpu: Some(2),
+            ..Default::default()
+        },
+        ..Saved::default()
     }
 }
 
-const KEYS: [&str; 5] = ["project", "region", "service", "python", "public"];
+const KEYS: [&str; 8] = [
+    "project", "region", "service", "python", "public", "database", "domains", "cpu",
+];
 
 fn saved_choices(text: &str, before: &Plain, spanned: &toml_edit::Document<&str>, pyproject: bool) {
     let file = config_file(text, pyproject);
