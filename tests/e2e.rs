@@ -187,6 +187,21 @@ fn monorepo_builds_the_backend_folder_cloudbuild_names() {
         .assert_passed();
 }
 
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn asgi_only_serves_its_asgi_application_with_uvicorn_workers() {
+    // No WSGI_APPLICATION and no wsgi.py: gunicorn runs uvicorn's workers over asgi.py.
+    Case::new("tests/fixtures/asgi-only")
+        .init_args(&["--python", "3.13"])
+        .in_image(
+            "the worker class gunicorn runs is importable",
+            "python -c 'import uvicorn_worker'",
+            Expect::Succeeds,
+        )
+        .run()
+        .assert_passed();
+}
+
 /// The init flags of the database-and-media cases.
 const NOTES_INIT: &[&str] = &[
     "--database",
