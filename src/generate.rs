@@ -126,6 +126,10 @@ struct DockerfileContext<'a> {
     collectstatic: bool,
     build_env: String,
     command: String,
+    /// The groups and extras that hold the server, as the Dockerfile's comment names them.
+    server_sets: Vec<String>,
+    /// `--group NAME` / `--extra NAME` for `uv sync`.
+    server_flags: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -564,6 +568,16 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             collectstatic: statics.collectstatic,
             build_env: build_env(facts, deployment),
             command: server.command(),
+            server_sets: deps
+                .server_sets
+                .iter()
+                .map(|s| format!("the {} `{}`", s.kind, s.name))
+                .collect(),
+            server_flags: deps
+                .server_sets
+                .iter()
+                .map(|s| format!("--{} {}", s.kind, s.name))
+                .collect(),
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);

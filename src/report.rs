@@ -21,6 +21,9 @@ struct Derived<'a> {
     defaults: Defaults<'a>,
     /// Concurrency and the instance cap with those defaults, and the arithmetic behind them.
     capacity: CapacityReport,
+    /// Dependency groups and extras outside the production set that hold the server, which
+    /// the image installs too (`group prod`, `extra server`).
+    server_sets: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -100,6 +103,12 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
                 arithmetic: c.arithmetic,
             }
         },
+        server_sets: facts
+            .deps
+            .server_sets
+            .iter()
+            .map(|s| format!("{} {}", s.kind, s.name))
+            .collect(),
         defaults: Defaults {
             database: DatabaseKind::suggested(facts).as_str(),
             unsupported_engine: unsupported_engine(facts),
@@ -216,6 +225,12 @@ pub fn human(facts: &ProjectFacts) -> String {
             },
         },
     ));
+    if !d.server_sets.is_empty() {
+        rows.push((
+            "server from",
+            format!("{} (the image installs it)", d.server_sets.join(", ")),
+        ));
+    }
     rows.push(("capacity", d.capacity.arithmetic.clone()));
     rows.push((
         "uploads",

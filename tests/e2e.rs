@@ -202,6 +202,26 @@ fn asgi_only_serves_its_asgi_application_with_uvicorn_workers() {
         .assert_passed();
 }
 
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn a_server_in_a_dependency_group_is_installed_from_that_group() {
+    // gunicorn and whitenoise live in the `prod` group: djrun adds nothing and installs it.
+    Case::new("tests/fixtures/uv-server-group")
+        .init_args(&["--python", "3.13"])
+        .in_image(
+            "the prod group's gunicorn is installed",
+            "/venv/bin/python -c 'import gunicorn'",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "the dev group (pytest-django) is not installed",
+            "/venv/bin/python -c 'import pytest_django'",
+            Expect::FailsWith("ModuleNotFoundError"),
+        )
+        .run()
+        .assert_passed();
+}
+
 /// The init flags of the database-and-media cases.
 const NOTES_INIT: &[&str] = &[
     "--database",

@@ -110,6 +110,7 @@ snapshot_tests! {
     wagtail_style => "wagtail-style",
     whitenoise_ready => "whitenoise-ready",
     dburl_site => "dburl-site",
+    uv_server_group => "uv-server-group",
     mysql_shop => "mysql-shop",
     dotenv_settings => "dotenv-settings",
     asgi_only => "asgi-only",

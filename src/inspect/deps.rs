@@ -88,7 +88,30 @@ pub struct Deps {
     pub hash_mode_line: Option<usize>,
     /// Python constraints the dependency files state, with where they stand.
     pub python_constraints: Vec<(String, String, PythonSyntax)>,
+    /// Dependency groups (PEP 735) and optional extras outside the production set that hold
+    /// the project's WSGI/ASGI server, which the image installs too.
+    pub server_sets: Vec<ServerSet>,
 }
+
+/// A dependency group or an extra that holds a server (`[dependency-groups] prod =
+/// ["gunicorn"]`, `[project.optional-dependencies] server = ["gunicorn"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSet {
+    /// `group` or `extra`.
+    pub kind: &'static str,
+    /// Its name.
+    pub name: String,
+}
+
+/// The servers djrun can run or recognises.
+pub const SERVERS: &[&str] = &[
+    "gunicorn",
+    "uvicorn",
+    "uvicorn-worker",
+    "daphne",
+    "granian",
+    "uwsgi",
+];
 
 /// How a Python constraint is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,6 +401,7 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 django_version: django,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
+                server_sets: Vec::new(),
             }
         }
         Manager::Uv | Manager::Poetry | Manager::Pdm => {
@@ -415,6 +439,45 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 kind = Manifest::PoetryTable;
                 (packages, django) = table_packages(table);
             }
+            // A server kept in a group or an extra of its own counts, and is installed.
+            let mut server_sets = Vec::new();
+            if manager == Manager::Uv {
+                let sets = [
+                    ("group", doc.get("dependency-groups")),
+                    (
+                        "extra",
+                        doc.get("project")
+                            .and_then(|p| p.get("optional-dependencies")),
+                    ),
+                ];
+                for (kind, table) in sets {
+                    let Some(table) = table.and_then(Item::as_table_like) else {
+                        continue;
+                    };
+                    for (name, list) in table.iter() {
+                        let specs: Vec<(String, BTreeSet<String>)> = list
+                            .as_array()
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|v| v.as_str())
+                                    .filter_map(parse_requirement)
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        if specs.iter().any(|(n, _)| SERVERS.contains(&n.as_str())) {
+                            server_sets.push(ServerSet {
+                                kind,
+                                name: name.to_string(),
+                            });
+                            for spec in specs {
+                                if !packages.iter().any(|(n, _)| *n == spec.0) {
+                                    packages.push(spec);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             let lock = exists(lock_name(manager)).then(|| lock_name(manager).to_string());
             let mut files = vec!["pyproject.toml".to_string()];
             files.extend(lock.clone());
@@ -429,6 +492,7 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 django_version: django,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
+                server_sets,
             }
         }
     };
@@ -560,6 +624,7 @@ fn pip(project: &Path, prefix: &str) -> Result<Deps> {
         django_version: django,
         hash_mode_line,
         python_constraints: Vec::new(),
+        server_sets: Vec::new(),
     })
 }
 
@@ -581,6 +646,33 @@ fn normalize_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_in_a_group_or_an_extra_counts_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"django>=5.2\"]\n\n[project.optional-dependencies]\nserver = [\"uvicorn>=0.30\"]\nmail = [\"sendgrid\"]\n\n[dependency-groups]\ndev = [\"pytest\"]\nprod = [\"gunicorn>=23\"]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("uv.lock"), "version = 1\n").unwrap();
+        let deps = detect(dir.path(), ".").unwrap();
+        assert!(deps.has("gunicorn") && deps.has("uvicorn"));
+        assert!(!deps.has("pytest") && !deps.has("sendgrid"));
+        assert_eq!(
+            deps.server_sets,
+            vec![
+                ServerSet {
+                    kind: "group",
+                    name: "prod".into()
+                },
+                ServerSet {
+                    kind: "extra",
+                    name: "server".into()
+                },
+            ]
+        );
+    }
 
     #[test]
     fn requirement_names_and_extras() {

@@ -396,6 +396,7 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
                 django_version: None,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
+                server_sets: Vec::new(),
             }
         }
         Err(e) => return Err(e),
