@@ -556,6 +556,15 @@ fn lock_name(manager: Manager) -> &'static str {
 }
 
 /// pip: the production entry file and every file it includes with `-r`/`-c`.
+/// Production requirement files that may hold the server when `requirements.txt` does not.
+const PRODUCTION_REQUIREMENTS: &[&str] = &[
+    "requirements/production.txt",
+    "requirements/prod.txt",
+    "requirements-production.txt",
+    "requirements-prod.txt",
+    "requirements/deploy.txt",
+];
+
 fn pip(project: &Path, prefix: &str) -> Result<Deps> {
     let entry = if project.join("requirements.txt").is_file() {
         "requirements.txt".to_string()
@@ -566,6 +575,23 @@ fn pip(project: &Path, prefix: &str) -> Result<Deps> {
             .map(|e| e.to_string())
             .expect("detect() saw a requirements file")
     };
+    let deps = pip_from(project, prefix, entry)?;
+    let has_server = |d: &Deps| SERVERS.iter().any(|s| d.has(s));
+    if !has_server(&deps) {
+        // A production file with the server is what the deployment installs.
+        for candidate in PRODUCTION_REQUIREMENTS {
+            if *candidate != deps.manifest && project.join(candidate).is_file() {
+                let production = pip_from(project, prefix, candidate.to_string())?;
+                if has_server(&production) {
+                    return Ok(production);
+                }
+            }
+        }
+    }
+    Ok(deps)
+}
+
+fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
     let mut files: Vec<String> = Vec::new();
     let mut packages: Vec<(String, BTreeSet<String>)> = Vec::new();
     let mut django = None;
@@ -646,6 +672,30 @@ fn normalize_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_production_requirements_file_with_the_server_is_the_one_installed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("requirements")).unwrap();
+        std::fs::write(
+            p.join("requirements.txt"),
+            "-r requirements/base.txt\ndjango-debug-toolbar\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("requirements/base.txt"), "django>=5.2\n").unwrap();
+        std::fs::write(
+            p.join("requirements/production.txt"),
+            "-r base.txt\ngunicorn>=23\n",
+        )
+        .unwrap();
+        let deps = detect(p, ".").unwrap();
+        assert_eq!(deps.manifest, "requirements/production.txt");
+        assert!(deps.has("gunicorn") && deps.has("django") && !deps.has("django-debug-toolbar"));
+        // Without the server there, requirements.txt stays the one djrun edits.
+        std::fs::write(p.join("requirements/production.txt"), "-r base.txt\n").unwrap();
+        assert_eq!(detect(p, ".").unwrap().manifest, "requirements.txt");
+    }
 
     #[test]
     fn a_server_in_a_group_or_an_extra_counts_and_is_named() {
