@@ -352,6 +352,32 @@ impl Server {
     }
 }
 
+/// What djrun says about a server the project ships besides gunicorn.
+pub fn other_server_note(facts: &ProjectFacts) -> Option<String> {
+    let others: Vec<&str> = [
+        ("uwsgi", "uWSGI"),
+        ("granian", "Granian"),
+        ("daphne", "Daphne"),
+    ]
+    .iter()
+    .filter(|(pkg, _)| facts.deps.has(pkg))
+    .map(|(_, name)| *name)
+    .collect();
+    if !others.is_empty() {
+        return Some(format!(
+            "the project ships {}; the image runs gunicorn instead (with uvicorn's worker for ASGI, so websockets and async views keep working): PID 1 on $PORT, SIGTERM handled, and a concurrency the deploy sizes to its workers; {} stays installed, unused",
+            others.join(" and "),
+            if others.len() == 1 { "it" } else { "they" }
+        ));
+    }
+    let asgi = matches!(Server::choose(facts), Ok(Server::Asgi(_)));
+    (facts.deps.has("uvicorn") && !asgi).then(|| {
+        "the project ships uvicorn, but serves WSGI: the image runs gunicorn's threaded workers".to_string()
+    }).or_else(|| (facts.deps.has("uvicorn") && asgi).then(|| {
+        "the project's uvicorn runs as gunicorn's worker (uvicorn-worker): gunicorn is PID 1 on $PORT and restarts a worker that dies".to_string()
+    }))
+}
+
 /// System packages the dependencies need: (to build them, to run them).
 pub fn native_packages(facts: &ProjectFacts) -> (Vec<&'static str>, Vec<&'static str>) {
     let deps = &facts.deps;

@@ -344,6 +344,9 @@ pub fn resolve(
             ));
         }
     }
+    if let Some(note) = generate::other_server_note(facts) {
+        warnings.push(note);
+    }
     if !facts.settings.skipped_includes.is_empty() {
         warnings.push(format!(
             "`{}` includes settings djrun cannot read (see `djrun inspect`); djrun's block sets ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS and DEBUG itself, since it runs after them",

@@ -258,6 +258,9 @@ pub fn human(facts: &ProjectFacts) -> String {
             None => "no WSGI or ASGI application found".to_string(),
         },
     ));
+    if let Some(note) = crate::generate::other_server_note(facts) {
+        rows.push(("server note", note));
+    }
     let from_env: Vec<String> = [
         ("ALLOWED_HOSTS", d.environment.allowed_hosts),
         ("CSRF_TRUSTED_ORIGINS", d.environment.csrf_trusted_origins),

@@ -495,3 +495,23 @@ fn the_settings_module_can_be_chosen_and_is_saved() {
     .stderr(predicate::str::contains("`--settings`"));
     assert_eq!(common::tree(&dir), before);
 }
+
+#[test]
+fn a_server_the_project_ships_is_named_with_what_runs_instead() {
+    let (tmp, dir) = common::copy_fixture("mysite");
+    let reqs = dir.join("requirements.txt");
+    std::fs::write(&reqs, format!("{}uwsgi>=2.0\n", read(&reqs))).unwrap();
+    init(&dir, tmp.path(), &[])
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: the project ships uWSGI; the image runs gunicorn instead",
+        ));
+    common::djrun(&tmp.path().join("gcloud"))
+        .args(["inspect"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "server note  the project ships uWSGI",
+        ));
+}
