@@ -51,6 +51,11 @@ fn blocks() -> &'static (String, String) {
                 "allowed_hosts": true, "csrf_origins": true, "secret_key": true,
                 "static_url": false, "static_root": "BASE_DIR / \"staticfiles\"",
                 "whitenoise": true, "after_security": true, "storages": "merge",
+                "static_backend": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+                "default_backend": "storages.backends.gcloud.GoogleCloudStorage",
+                "database": {"parser": "dj_database_url", "var": "DATABASE_URL",
+                             "has_databases": true, "health_checks": true, "cloud_sql": true},
+                "media": {"public": false, "bucket_var": "GS_BUCKET_NAME"},
             }),
         );
         // Like the template's, the block's first statement is an import: after a last line
