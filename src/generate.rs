@@ -721,6 +721,9 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
         wanted.push(WHITENOISE);
     }
     wanted.extend(wanted_for_data);
+    // What the project has already, wherever it keeps it (an included requirements file, a
+    // dependency group the image installs), is not added again.
+    wanted.retain(|w| !deps.has(w.project()));
     let manifest_path = in_project(facts, &deps.manifest);
     let text = current(facts, &manifest_path)?.unwrap_or_default();
     let after = match deps.manifest_kind {

@@ -33,7 +33,7 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -193,6 +193,8 @@ fn asgi_only_serves_its_asgi_application_with_uvicorn_workers() {
     // No WSGI_APPLICATION and no wsgi.py: gunicorn runs uvicorn's workers over asgi.py.
     Case::new("tests/fixtures/asgi-only")
         .init_args(&["--python", "3.13"])
+        // No admin here: the project's own streaming view, three events a second apart.
+        .probe_paths("/scores/stream/", None)
         .in_image(
             "the worker class gunicorn runs is importable",
             "python -c 'import uvicorn_worker'",
@@ -488,6 +490,10 @@ struct Case {
     image_env: Vec<(&'static str, &'static str)>,
     in_image: Vec<InImage>,
     rebuild: bool,
+    /// The page every case requests with the service's host (200) and a foreign one (400).
+    probe_page: &'static str,
+    /// A static file the image must serve, where the project has one.
+    probe_static: Option<&'static str>,
     /// A PostgreSQL server stands in for the Cloud SQL instance the deploy attaches.
     database: bool,
     /// A Cloud Storage emulator stands in for the bucket the deploy names.
@@ -519,6 +525,8 @@ impl Case {
             image_env: Vec::new(),
             in_image: Vec::new(),
             rebuild: false,
+            probe_page: "/admin/login/",
+            probe_static: Some("/static/admin/css/base.css"),
             database: false,
             media: false,
             tables: Vec::new(),
@@ -624,6 +632,13 @@ impl Case {
 
     /// Touch one line of code and rebuild: the dependency layer must come from the cache,
     /// the code layer must not.
+    /// The page and static file the HTTP checks request, for a project without the admin.
+    fn probe_paths(mut self, page: &'static str, static_file: Option<&'static str>) -> Case {
+        self.probe_page = page;
+        self.probe_static = static_file;
+        self
+    }
+
     fn rebuild_after_code_change(mut self) -> Case {
         self.rebuild = true;
         self
@@ -978,7 +993,7 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
         return Err(format!("{e}\nserver log:\n{log}"));
     }
     say!("{}: serving on 127.0.0.1:{port}", o.name);
-    probe_http(o, port, &host);
+    probe_http(o, port, &host, case.probe_page, case.probe_static);
     check_server_user(o, &server);
     check_inside_image(o, &server);
     for check in &case.in_image {
@@ -1242,29 +1257,31 @@ fn check_pid1(o: &mut Outcome, config: &ImageConfig) {
     });
 }
 
-fn probe_http(o: &mut Outcome, port: u16, host: &str) {
-    match http_get(port, "/admin/login/", host) {
+fn probe_http(o: &mut Outcome, port: u16, host: &str, page: &str, css: Option<&str>) {
+    match http_get(port, page, host) {
         Ok(r) => o.check(r.status == 200, || {
             format!(
-                "GET /admin/login/ with Host: {host} answered {} (want 200):\n{}",
+                "GET {page} with Host: {host} answered {} (want 200):\n{}",
                 r.status,
                 r.describe()
             )
         }),
-        Err(e) => o.fail(format!("GET /admin/login/ with Host: {host}: {e}")),
+        Err(e) => o.fail(format!("GET {page} with Host: {host}: {e}")),
     }
     let evil = "evil.example.com";
-    match http_get(port, "/admin/login/", evil) {
+    match http_get(port, page, evil) {
         Ok(r) => o.check(r.status == 400, || {
             format!(
-                "GET /admin/login/ with Host: {evil} answered {} (want 400: ALLOWED_HOSTS must hold only the service's hosts):\n{}",
+                "GET {page} with Host: {evil} answered {} (want 400: ALLOWED_HOSTS must hold only the service's hosts):\n{}",
                 r.status,
                 r.describe()
             )
         }),
-        Err(e) => o.fail(format!("GET /admin/login/ with Host: {evil}: {e}")),
+        Err(e) => o.fail(format!("GET {page} with Host: {evil}: {e}")),
     }
-    let css = "/static/admin/css/base.css";
+    let Some(css) = css else {
+        return;
+    };
     match http_get(port, css, host) {
         Ok(r) => {
             let body = String::from_utf8_lossy(&r.body);
@@ -2774,7 +2791,8 @@ fn http_request(
     stream
         .write_all(&bytes)
         .map_err(|e| format!("send request: {e}"))?;
-    let _ = stream.shutdown(Shutdown::Write);
+    // No half-close: an ASGI server (uvicorn) reads the end of the client's side as a
+    // disconnect and drops the response; HTTP/1.0 has the server close after it instead.
     let mut raw = Vec::new();
     stream
         .read_to_end(&mut raw)
