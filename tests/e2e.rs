@@ -1612,10 +1612,18 @@ fn check_migrate_step(o: &mut Outcome, deploy: &Deploy, job: &Job) {
         .map(String::as_str)
         .filter(|id| !id.is_empty())
         .collect();
-    o.check(ids == ["build", "push", "migrate", "deploy"], || {
-        format!(
-            "cloudbuild.yaml's steps are {ids:?}, want build, push, migrate, deploy in that order"
-        )
+    // The cache steps come first; what matters is that the image is built and pushed before
+    // the migrate job, and the job runs before the deploy.
+    let want = [
+        "pull-cache",
+        "build-stage",
+        "build",
+        "push",
+        "migrate",
+        "deploy",
+    ];
+    o.check(ids == want, || {
+        format!("cloudbuild.yaml's steps are {ids:?}, want {want:?} in that order")
     });
     o.check(job.name == format!("{}-migrate", deploy.service), || {
         format!(
@@ -2884,9 +2892,15 @@ fn find_step(output: &str, matches: fn(&str) -> bool) -> Option<Step> {
 
 fn is_dependency_step(instruction: &str) -> bool {
     instruction.starts_with("RUN ")
-        && ["pip install", "uv sync", "poetry install", "uv pip install"]
-            .iter()
-            .any(|tool| instruction.contains(tool))
+        && [
+            "pip install",
+            "pip --python /venv/bin/python install",
+            "uv sync",
+            "poetry install",
+            "uv pip install",
+        ]
+        .iter()
+        .any(|tool| instruction.contains(tool))
 }
 
 /// `COPY . <dest>`, with any `--flag`s.
