@@ -49,7 +49,8 @@ fn plan(name: &str, tweak: impl FnOnce(&mut InitRequest)) -> (Deployment, Vec<St
     (deployment, steps)
 }
 
-/// Every plan the tests parse: each database and media choice, public and private.
+/// Every plan the tests parse: each database and media choice, public and private, and every
+/// fixture's own.
 fn all_plans() -> Vec<(String, Deployment, Vec<Step>)> {
     type Tweak = fn(&mut InitRequest);
     let cases: Vec<(&str, &str, Tweak)> = vec![
@@ -76,13 +77,19 @@ fn all_plans() -> Vec<(String, Deployment, Vec<Step>)> {
         }),
         ("wagtail-start", "detected defaults", |_| {}),
     ];
-    cases
+    let mut plans: Vec<(String, Deployment, Vec<Step>)> = cases
         .into_iter()
         .map(|(name, what, tweak)| {
             let (d, s) = plan(name, tweak);
             (format!("{name} ({what})"), d, s)
         })
-        .collect()
+        .collect();
+    // And every fixture with the choices djrun makes for it.
+    for (name, _) in common::fixtures() {
+        let (d, s) = plan(&name, |_| {});
+        plans.push((format!("{name} (its defaults)"), d, s));
+    }
+    plans
 }
 
 /// A command to parse, with what it reads on standard input (a stand-in of the same form).
