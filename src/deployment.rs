@@ -392,7 +392,7 @@ pub struct Capacity {
 
 impl Capacity {
     /// The capacity for a deployment with `database`, given the choices.
-    pub fn new(database: Option<&Database>, choices: &CapacityChoices) -> Capacity {
+    pub fn new(database: Option<DatabaseKind>, choices: &CapacityChoices) -> Capacity {
         let cpu = choices.cpu.unwrap_or(1);
         let workers = cpu;
         let threads = THREADS;
@@ -407,7 +407,7 @@ impl Capacity {
             if workers == 1 { "" } else { "s" }
         );
         let (budget, why) = match database {
-            Some(db) if db.kind.is_cloud_sql() || choices.db_max_connections.is_some() => {
+            Some(kind) if kind.is_cloud_sql() || choices.db_max_connections.is_some() => {
                 let (total, source) = match choices.db_max_connections {
                     Some(n) => (n, "--db-max-connections".to_string()),
                     None => (TIER.max_connections, TIER.name.to_string()),
@@ -637,7 +637,7 @@ impl Deployment {
             }
         });
         env.dedup_by(|a, b| a.0 == b.0);
-        let capacity = Capacity::new(database.as_ref(), &options.capacity);
+        let capacity = Capacity::new(database.as_ref().map(|d| d.kind), &options.capacity);
         if capacity.workers > 1 {
             env.push(("WEB_CONCURRENCY".to_string(), capacity.workers.to_string()));
         }
@@ -678,19 +678,6 @@ impl Deployment {
         )
     }
 
-    /// The image, as Cloud Build substitutions spell it.
-    pub fn image(&self) -> &'static str {
-        "${_IMAGE}:$BUILD_ID"
-    }
-
-    /// The image's repository path in a real project.
-    pub fn image_path(&self) -> String {
-        format!(
-            "{}-docker.pkg.dev/{}/{}/{}",
-            self.region, self.project, self.repository, self.service
-        )
-    }
-
     /// The APIs the deployment uses.
     pub fn apis(&self) -> Vec<&'static str> {
         let mut apis = vec![
@@ -717,12 +704,7 @@ impl Deployment {
     /// value holds one (a list of hosts) the pairs are split on `;` instead, which gcloud's
     /// `^;^` prefix announces (`gcloud topic escaping`).
     pub fn env_flag_value(&self) -> String {
-        let pairs: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        if self.env.iter().any(|(_, v)| v.contains(',')) {
-            format!("^;^{}", pairs.join(";"))
-        } else {
-            pairs.join(",")
-        }
+        env_flag(&self.env)
     }
 
     /// `--update-secrets` / `--set-secrets` value, each pinned to its version substitution.
@@ -853,6 +835,17 @@ pub const DOMAIN_MAPPING_REGIONS: &[&str] = &[
 /// Whether Cloud Run maps custom domains in `region`.
 pub fn domain_mapping_region(region: &str) -> bool {
     DOMAIN_MAPPING_REGIONS.contains(&region)
+}
+
+/// `K=V` pairs as one `--set-env-vars` / `--update-env-vars` value: split on commas, or on
+/// `;` with gcloud's `^;^` prefix (`gcloud topic escaping`) where a value holds a comma.
+pub fn env_flag(pairs: &[(String, String)]) -> String {
+    let joined: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if pairs.iter().any(|(_, v)| v.contains(',')) {
+        format!("^;^{}", joined.join(";"))
+    } else {
+        joined.join(",")
+    }
 }
 
 /// The secret that holds the service's Django secret key.

@@ -328,8 +328,8 @@ pub fn resolve(
         (suggested, false)
     };
     if let Some(engine) = deployment::unsupported_engine(facts) {
-        let explicit_escape = database_from_user && !database.is_cloud_sql();
-        if !explicit_escape && !database_from_user {
+        // Refused unless the user chose (by flag, saved choice or answer) how to proceed.
+        if !database_from_user {
             let at = facts
                 .settings
                 .databases_at

@@ -86,17 +86,8 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
         },
         system_packages: SystemPackages { build, runtime },
         capacity: {
-            let kind = DatabaseKind::suggested(facts);
-            let db = kind.has_url().then(|| crate::deployment::Database {
-                kind,
-                instance: None,
-                name: String::new(),
-                user: String::new(),
-                var: String::new(),
-                secret: String::new(),
-                read_by_project: false,
-            });
-            let c = crate::deployment::Capacity::new(db.as_ref(), &Default::default());
+            let kind = Some(DatabaseKind::suggested(facts)).filter(|k| k.has_url());
+            let c = crate::deployment::Capacity::new(kind, &Default::default());
             CapacityReport {
                 concurrency: c.concurrency,
                 max_instances: c.max_instances,

@@ -491,17 +491,12 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
         )
         .collect();
     for (var, secret) in &readable {
-        let s = crate::deployment::Secret {
-            var: var.clone(),
-            secret: secret.clone(),
-            source: crate::deployment::SecretSource::FromUser,
-        };
         out.push(Step {
-            id: format!("access:{}", s.var),
-            title: format!("Let the runtime account read `{}`", s.secret),
+            id: format!("access:{}", var),
+            title: format!("Let the runtime account read `{secret}`"),
             why: "one binding per secret: the account reads its secrets and nothing else".into(),
             check: Some(policy_check(
-                vec!["secrets".into(), "get-iam-policy".into(), s.secret.clone()],
+                vec!["secrets".into(), "get-iam-policy".into(), secret.clone()],
                 &member,
                 &["roles/secretmanager.secretAccessor"],
                 p,
@@ -510,7 +505,7 @@ pub fn steps(d: &Deployment, versions: &[(String, String)]) -> Vec<Step> {
                 vec![
                     "secrets".into(),
                     "add-iam-policy-binding".into(),
-                    s.secret.clone(),
+                    secret.clone(),
                     format!("--member={member}"),
                     "--role=roles/secretmanager.secretAccessor".into(),
                 ],
@@ -966,16 +961,11 @@ pub fn superuser_steps(d: &Deployment) -> Option<Vec<Action>> {
     let mut env = d.env.clone();
     env.push(("DJANGO_SUPERUSER_USERNAME".into(), "admin".into()));
     env.push(("DJANGO_SUPERUSER_EMAIL".into(), "admin@example.com".into()));
-    let lists = env.iter().any(|(_, v)| v.contains(','));
-    let env: Vec<String> = env
-        .iter()
-        .map(|(k, v)| format!("{k}={}", concrete(v, d)))
-        .collect();
-    job.push(if lists {
-        format!("--set-env-vars=^;^{}", env.join(";"))
-    } else {
-        format!("--set-env-vars={}", env.join(","))
-    });
+    let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k, concrete(&v, d))).collect();
+    job.push(format!(
+        "--set-env-vars={}",
+        crate::deployment::env_flag(&env)
+    ));
     let mut secrets: Vec<String> = d
         .secrets
         .iter()
