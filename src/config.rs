@@ -57,28 +57,46 @@ pub struct ConfigFile {
 }
 
 impl ConfigFile {
-    /// Where to read and write the saved choices for the project in `project_dir`.
-    /// `prefix` is the project folder relative to the root (`.` for the root).
-    pub fn locate(project_dir: &Path, prefix: &str) -> Result<ConfigFile> {
-        let shown = |name: &str| crate::inspect::layout::under(prefix, name);
-        for (name, pyproject) in [("pyproject.toml", true), ("djrun.toml", false)] {
-            let path = project_dir.join(name);
-            if path.is_file() {
-                let text = read_text(&path, &shown(name))?;
-                if pyproject || !text.is_empty() || !project_dir.join("pyproject.toml").is_file() {
-                    return Ok(ConfigFile {
-                        path: shown(name),
-                        pyproject,
-                        text: Some(text),
-                    });
-                }
+    /// Where to read and write the saved choices for the project in `project_root` (relative
+    /// to `root`, `.` for the root itself): the project folder's `djrun.toml` or
+    /// `pyproject.toml`, else those of the nearest folder above it, up to the root, that has
+    /// either (a packaged app keeps its pyproject.toml at the repository root), else a new
+    /// `djrun.toml` beside manage.py.
+    pub fn locate(root: &Path, project_root: &str) -> Result<ConfigFile> {
+        let mut dir = project_root;
+        loop {
+            if let Some(found) = Self::in_folder(&crate::inspect::layout::join(root, dir), dir)? {
+                return Ok(found);
             }
+            if dir == "." {
+                break;
+            }
+            dir = dir.rsplit_once('/').map_or(".", |(parent, _)| parent);
         }
         Ok(ConfigFile {
-            path: shown("djrun.toml"),
+            path: crate::inspect::layout::under(project_root, "djrun.toml"),
             pyproject: false,
             text: None,
         })
+    }
+
+    /// The config file in `folder` (shown as `prefix`), if it has one.
+    fn in_folder(folder: &Path, prefix: &str) -> Result<Option<ConfigFile>> {
+        let shown = |name: &str| crate::inspect::layout::under(prefix, name);
+        for (name, pyproject) in [("pyproject.toml", true), ("djrun.toml", false)] {
+            let path = folder.join(name);
+            if path.is_file() {
+                let text = read_text(&path, &shown(name))?;
+                if pyproject || !text.is_empty() || !folder.join("pyproject.toml").is_file() {
+                    return Ok(Some(ConfigFile {
+                        path: shown(name),
+                        pyproject,
+                        text: Some(text),
+                    }));
+                }
+            }
+        }
+        Ok(None)
     }
 
     fn parse(&self) -> Result<DocumentMut> {

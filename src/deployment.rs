@@ -649,7 +649,7 @@ impl Deployment {
             public: options.public,
             runtime_account: runtime_account(service),
             deployer_account: service_account(service, "deploy"),
-            context: facts.project_root.clone(),
+            context: facts.dependency_root.clone(),
             env,
             migrate_job: database.as_ref().map(|_| format!("{service}-migrate")),
             secrets,

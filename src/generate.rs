@@ -128,8 +128,11 @@ struct DockerfileContext<'a> {
     command: String,
     /// The groups and extras that hold the server, as the Dockerfile's comment names them.
     server_sets: Vec<String>,
-    /// `--group NAME` / `--extra NAME` for `uv sync`.
+    /// What selects those groups and extras: `--group NAME` / `--extra NAME` for `uv sync`,
+    /// `--only main,NAME` / `--extras NAME` for `poetry export`, `-G NAME` for `pdm export`.
     server_flags: Vec<String>,
+    /// The project folder (manage.py) inside the build context, `.` when it is the context.
+    app_dir: String,
 }
 
 #[derive(Serialize)]
@@ -378,6 +381,38 @@ pub fn other_server_note(facts: &ProjectFacts) -> Option<String> {
     }))
 }
 
+/// The flags that make the manager install the groups and extras holding the server, besides
+/// the production dependencies. Poetry's `--only` takes the groups as one list.
+pub fn server_flags(deps: &crate::inspect::deps::Deps) -> Vec<String> {
+    use crate::inspect::deps::Manager;
+    let sets = &deps.server_sets;
+    let named = |kind: &str| -> Vec<&str> {
+        sets.iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.name.as_str())
+            .collect()
+    };
+    match deps.manager {
+        Manager::Uv => sets
+            .iter()
+            .map(|s| format!("--{} {}", s.kind, s.name))
+            .collect(),
+        Manager::Poetry => {
+            let mut groups = vec!["main"];
+            groups.extend(named("group"));
+            let mut flags = vec![format!("--only {}", groups.join(","))];
+            flags.extend(named("extra").iter().map(|e| format!("--extras {e}")));
+            flags
+        }
+        Manager::Pdm => {
+            let mut flags = vec!["--prod".to_string()];
+            flags.extend(named("extra").iter().map(|e| format!("-G {e}")));
+            flags
+        }
+        Manager::Pip | Manager::Pipenv => Vec::new(),
+    }
+}
+
 /// System packages the dependencies need: (to build them, to run them).
 pub fn native_packages(facts: &ProjectFacts) -> (Vec<&'static str>, Vec<&'static str>) {
     let deps = &facts.deps;
@@ -438,9 +473,26 @@ fn gunicorn_target(dotted: &str) -> String {
     }
 }
 
-/// Path of a file in the project folder, relative to the root.
-fn in_project(facts: &ProjectFacts, name: &str) -> String {
-    layout::under(&facts.project_root, name)
+/// Path of a file in the folder of the dependency files (the build context), relative to
+/// the root.
+fn in_context(facts: &ProjectFacts, name: &str) -> String {
+    layout::under(&facts.dependency_root, name)
+}
+
+/// The project folder (manage.py) inside the build context: `.` when they are the same,
+/// else the path below it (`src`).
+pub fn app_dir(facts: &ProjectFacts) -> String {
+    if facts.dependency_root == facts.project_root {
+        ".".to_string()
+    } else if facts.dependency_root == "." {
+        facts.project_root.clone()
+    } else {
+        facts
+            .project_root
+            .strip_prefix(&format!("{}/", facts.dependency_root))
+            .unwrap_or(&facts.project_root)
+            .to_string()
+    }
 }
 
 fn current(facts: &ProjectFacts, rel: &str) -> Result<Option<String>> {
@@ -469,8 +521,9 @@ fn at_root(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChange
     })
 }
 
+/// A generated file in the build context.
 fn generated(facts: &ProjectFacts, name: &str, after: String) -> Result<FileChange> {
-    let path = in_project(facts, name);
+    let path = in_context(facts, name);
     Ok(FileChange {
         before: current(facts, &path)?,
         path,
@@ -599,26 +652,29 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
                 .iter()
                 .map(|s| format!("the {} `{}`", s.kind, s.name))
                 .collect(),
-            server_flags: deps
-                .server_sets
-                .iter()
-                .map(|s| format!("--{} {}", s.kind, s.name))
-                .collect(),
+            server_flags: server_flags(deps),
+            app_dir: app_dir(facts),
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);
 
+    // Folders that only hold what the project makes on a developer's machine. In
+    // .dockerignore a pattern is matched from the context's top, in .gcloudignore anywhere.
     let mut local_folders = Vec::new();
     if statics.block.static_root.is_some() {
         local_folders.push("staticfiles".to_string());
     }
+    let app = app_dir(facts);
     plan.push(generated(
         facts,
         ".dockerignore",
         render::render(
             render::DOCKERIGNORE,
             DockerignoreContext {
-                local_folders: local_folders.clone(),
+                local_folders: local_folders
+                    .iter()
+                    .map(|f| layout::under(&app, f))
+                    .collect(),
             },
         ),
     )?);
@@ -628,8 +684,8 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
         render::render(
             render::GCLOUDIGNORE,
             GcloudignoreContext {
-                upload_only: (facts.project_root != "." && !facts.project_root.contains('/'))
-                    .then(|| facts.project_root.clone()),
+                upload_only: (facts.dependency_root != "." && !facts.dependency_root.contains('/'))
+                    .then(|| facts.dependency_root.clone()),
                 local_folders: local_folders.clone(),
             },
         ),
@@ -724,7 +780,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
     // What the project has already, wherever it keeps it (an included requirements file, a
     // dependency group the image installs), is not added again.
     wanted.retain(|w| !deps.has(w.project()));
-    let manifest_path = in_project(facts, &deps.manifest);
+    let manifest_path = in_context(facts, &deps.manifest);
     let text = current(facts, &manifest_path)?.unwrap_or_default();
     let after = match deps.manifest_kind {
         Manifest::Requirements => {
@@ -754,8 +810,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
     });
 
     // Saved choices, so a re-run needs no flags.
-    let project_dir = layout::join(&facts.root, &facts.project_root);
-    let mut config = ConfigFile::locate(&project_dir, &facts.project_root)?;
+    let mut config = ConfigFile::locate(&facts.root, &facts.project_root)?;
     // When the choices live in pyproject.toml, which the dependency edit may have changed
     // already, they are stored on top of that edit: one change for the file.
     let earlier = plan.changes.iter().position(|c| c.path == config.path);
@@ -788,6 +843,34 @@ mod tests {
             gunicorn_target("config.wsgi.application"),
             "config.wsgi:application"
         );
+    }
+
+    #[test]
+    fn each_manager_is_told_to_install_the_sets_that_hold_the_server() {
+        use crate::inspect::deps::{Deps, Manager, ServerSet};
+        let set = |kind, name: &str| ServerSet {
+            kind,
+            name: name.into(),
+        };
+        let mut deps = Deps::none();
+        deps.server_sets = vec![
+            set("group", "prod"),
+            set("group", "web"),
+            set("extra", "asgi"),
+        ];
+        let flags = |deps: &Deps| server_flags(deps).join(" ");
+        deps.manager = Manager::Uv;
+        assert_eq!(flags(&deps), "--group prod --group web --extra asgi");
+        deps.manager = Manager::Poetry;
+        assert_eq!(flags(&deps), "--only main,prod,web --extras asgi");
+        deps.manager = Manager::Pdm;
+        deps.server_sets = vec![set("extra", "serve")];
+        assert_eq!(flags(&deps), "--prod -G serve");
+        // Nothing outside the production set: Poetry and PDM export that alone.
+        deps.server_sets.clear();
+        assert_eq!(flags(&deps), "--prod");
+        deps.manager = Manager::Poetry;
+        assert_eq!(flags(&deps), "--only main");
     }
 
     #[test]

@@ -594,13 +594,13 @@ pub fn prepare(
     prompter: &mut dyn Prompter,
     err: &mut dyn Write,
 ) -> Result<Prepared> {
-    // The saved choices live beside manage.py; the settings module among them decides what
-    // is inspected.
+    // The saved choices live beside manage.py or in the pyproject.toml above it; the settings
+    // module among them decides what is inspected.
     let project_root = match &request.project_dir {
         Some(dir) => layout::chosen_project_dir(&request.root, dir)?,
         None => layout::find_project_dir(&request.root)?,
     };
-    let config = ConfigFile::locate(&layout::join(&request.root, &project_root), &project_root)?;
+    let config = ConfigFile::locate(&request.root, &project_root)?;
     let saved_settings = config.load()?.settings;
     let settings = match (&request.settings, &saved_settings) {
         (Some(m), _) => {
@@ -671,7 +671,7 @@ pub fn run(
             return Ok(Outcome::Drift);
         }
         if lock.needs_update() && !request.dry_run && !request.check {
-            lock.update(&project_dir, err)?;
+            lock.update(err)?;
             return Ok(Outcome::Written);
         }
         let _ = writeln!(
@@ -740,7 +740,7 @@ pub fn run(
     apply::write_all(&request.root, &plan)?;
     let _ = writeln!(err, "Wrote {}.", paths.join(", "));
     if lock.needs_update() {
-        lock.update(&project_dir, err)?;
+        lock.update(err)?;
     }
     let _ = write!(err, "{}", next_steps(&facts, &options));
     Ok(Outcome::Written)
@@ -770,6 +770,8 @@ pub fn summary(plan: &Plan) -> String {
 /// Whether the dependency manager's lock file needs updating, and how.
 pub struct LockState {
     manager: Manager,
+    /// The folder of the dependency files, where the lock command runs.
+    dir: PathBuf,
     lock: Option<String>,
     manifest: String,
     /// Packages the manifest lists that the lock lacks.
@@ -782,10 +784,12 @@ impl LockState {
     /// The lock state for `facts` once `plan` is applied.
     pub fn of(facts: &ProjectFacts, plan: &Plan) -> LockState {
         let deps = &facts.deps;
+        let shown = |name: &str| layout::under(&facts.dependency_root, name);
         LockState {
             manager: deps.manager,
-            lock: deps.lock.clone(),
-            manifest: deps.manifest.clone(),
+            dir: layout::join(&facts.root, &facts.dependency_root),
+            lock: deps.lock.as_deref().map(shown),
+            manifest: shown(&deps.manifest),
             missing: deps.missing_from_lock(),
             adds_dependencies: !plan.dependencies_added.is_empty(),
         }
@@ -822,8 +826,10 @@ impl LockState {
         format!("run `{}` and commit the lock file", self.command_line())
     }
 
-    /// Run the lock command in `dir` when its tool is installed, else say what to run.
-    pub fn update(&self, dir: &Path, err: &mut dyn Write) -> Result<()> {
+    /// Run the lock command in the folder of the dependency files when its tool is
+    /// installed, else say what to run.
+    pub fn update(&self, err: &mut dyn Write) -> Result<()> {
+        let dir = self.dir.as_path();
         let Some(command) = self.manager.lock_command() else {
             return Ok(());
         };
@@ -906,7 +912,7 @@ pub fn next_steps(facts: &ProjectFacts, options: &Options) -> String {
     text.push_str(&format!(
         "To try the image on your machine first:\n    docker build -t {s} {context} && docker run --rm -p 8080:8080 -e K_SERVICE={s} -e DJANGO_SECRET_KEY=local-only -e CLOUDRUN_SERVICE_URLS=http://localhost:8080 {s}\n",
         s = options.service,
-        context = facts.project_root,
+        context = facts.dependency_root,
     ));
     text.push_str(&format!(
         "Capacity: {}; {}.\n",

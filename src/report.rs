@@ -163,8 +163,16 @@ pub fn human(facts: &ProjectFacts) -> String {
             if facts.dependency_files.is_empty() {
                 "unknown (no dependency file)".to_string()
             } else {
+                let above = if facts.dependency_root == facts.project_root {
+                    String::new()
+                } else {
+                    format!(
+                        "; above the project folder, so the image is built from `{}`",
+                        facts.dependency_root
+                    )
+                };
                 format!(
-                    "{} ({})",
+                    "{} ({}{above})",
                     facts.dependency_manager,
                     facts.dependency_files.join(", ")
                 )

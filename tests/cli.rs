@@ -491,6 +491,69 @@ fn inspect_json_follows_the_documented_contract() {
 }
 
 #[test]
+fn dependencies_at_the_root_make_the_root_the_build_context_for_a_project_in_src() {
+    let (tmp, dir) = common::copy_fixture("src-layout");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("docker build -t src-layout ."));
+    // The Dockerfile sits in the folder with pyproject.toml and uv.lock, installs from them
+    // and runs from src/, where manage.py is.
+    let dockerfile = read(&dir.join("Dockerfile"));
+    assert!(!dir.join("src/Dockerfile").exists());
+    assert!(
+        dockerfile.contains("COPY pyproject.toml uv.lock ./\n"),
+        "{dockerfile}"
+    );
+    let copy = dockerfile.find("\nCOPY . .\n").expect("the code is copied");
+    let workdir = dockerfile
+        .find("\nWORKDIR /app/src\n")
+        .expect("the app runs from src/");
+    let collect = dockerfile.find("manage.py collectstatic").unwrap();
+    assert!(copy < workdir && workdir < collect, "{dockerfile}");
+    // STATIC_ROOT lands in src/staticfiles, which .dockerignore names from the context's top.
+    assert!(read(&dir.join(".dockerignore")).contains("\nsrc/staticfiles\n"));
+    let cloudbuild = read(&dir.join("cloudbuild.yaml"));
+    assert!(
+        cloudbuild.contains("\"${_IMAGE}:$BUILD_ID\", \".\"]"),
+        "{cloudbuild}"
+    );
+    // The dependency and the saved choices go into the root's pyproject.toml.
+    let pyproject = read(&dir.join("pyproject.toml"));
+    assert!(pyproject.contains("\"gunicorn>=23.0\""), "{pyproject}");
+    assert!(pyproject.contains("[tool.djrun]\nproject = \"demo-project-123\""));
+    assert!(!dir.join("src/djrun.toml").exists());
+    // A second run finds the saved choices and has no file to change; only the lock, which
+    // `uv lock` (not installed here) would update, is stale.
+    common::init_check(&gcloud_dir(&tmp), &dir)
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: `uv.lock` is stale: it does not hold `gunicorn`, `whitenoise`, which `pyproject.toml` lists",
+        ));
+}
+
+#[test]
+fn a_project_folder_below_its_dependencies_is_sent_to_the_folder_above() {
+    let (tmp, dir) = common::copy_fixture("src-layout");
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(dir.join("src"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no dependency file found in `.`"))
+        .stderr(predicate::str::contains(format!(
+            "the dependency files are in `{}`, above the folder djrun was given",
+            std::fs::canonicalize(&dir).unwrap().display()
+        )));
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
 fn the_monorepo_project_is_found_below_the_root_and_not_in_node_modules() {
     let (tmp, dir) = common::copy_fixture("monorepo");
     common::djrun(&gcloud_dir(&tmp))

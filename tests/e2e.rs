@@ -204,15 +204,57 @@ fn asgi_only_serves_its_asgi_application_with_uvicorn_workers() {
         .assert_passed();
 }
 
+/// A fixture whose gunicorn and whitenoise live in a `prod` group beside a `dev` group with
+/// pytest-django: djrun adds nothing, and the image has the one group and not the other.
+fn server_group_case(fixture: &'static str) -> Case {
+    Case::new(fixture)
+        .init_args(&["--python", "3.13"])
+        .in_image(
+            "the prod group's gunicorn and whitenoise are installed",
+            "/venv/bin/python -c 'import gunicorn, whitenoise'",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "the dev group (pytest-django) is not installed",
+            "/venv/bin/python -c 'import pytest_django'",
+            Expect::FailsWith("ModuleNotFoundError"),
+        )
+}
+
 #[test]
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn a_server_in_a_dependency_group_is_installed_from_that_group() {
-    // gunicorn and whitenoise live in the `prod` group: djrun adds nothing and installs it.
-    Case::new("tests/fixtures/uv-server-group")
-        .init_args(&["--python", "3.13"])
+    // uv: `uv sync --group prod`.
+    server_group_case("tests/fixtures/uv-server-group")
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn a_server_in_a_poetry_group_is_exported_with_the_main_dependencies() {
+    // Poetry's optional group: `poetry export --only main,prod`.
+    server_group_case("tests/fixtures/poetry-server-group")
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn a_project_in_src_builds_from_the_root_that_holds_its_dependencies() {
+    // manage.py in src/, pyproject.toml and uv.lock at the root, and no settings default in
+    // manage.py or wsgi.py: the root is the build context, the app runs from src/, and the
+    // settings module comes from the root's pytest configuration.
+    Case::new("tests/fixtures/src-layout")
+        .build_context(".")
         .in_image(
-            "the prod group's gunicorn is installed",
-            "/venv/bin/python -c 'import gunicorn'",
+            "manage.py runs from the image's working directory",
+            "python manage.py check --deploy --fail-level ERROR",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "the image runs from src/",
+            "test \"$(pwd)\" = /app/src && test -f /app/pyproject.toml",
             Expect::Succeeds,
         )
         .in_image(

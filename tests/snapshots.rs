@@ -6,18 +6,14 @@ mod common;
 use djrun::config::ConfigFile;
 use djrun::gcloud::GcloudDefaults;
 use djrun::init::{resolve, InitRequest};
-use djrun::inspect::{inspect, layout};
+use djrun::inspect::inspect;
 use djrun::plan::Owner;
 use djrun::prompt::NoTerminal;
 
 fn rendered(name: &str) -> String {
     let (_tmp, dir) = common::copy_fixture(name);
     let facts = inspect(&dir).unwrap();
-    let config = ConfigFile::locate(
-        &layout::join(&dir, &facts.project_root),
-        &facts.project_root,
-    )
-    .unwrap();
+    let config = ConfigFile::locate(&dir, &facts.project_root).unwrap();
     let request = InitRequest {
         root: dir.clone(),
         project: Some("demo-project-123".into()),
@@ -117,6 +113,8 @@ snapshot_tests! {
     split_settings => "split-settings",
     env_defaults => "env-defaults",
     gcp_secret_settings => "gcp-secret-settings",
+    src_layout => "src-layout",
+    poetry_server_group => "poetry-server-group",
 }
 
 #[test]

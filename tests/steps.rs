@@ -8,7 +8,7 @@ use djrun::config::ConfigFile;
 use djrun::deployment::Deployment;
 use djrun::gcloud::GcloudDefaults;
 use djrun::init::{resolve, InitRequest};
-use djrun::inspect::{inspect, layout};
+use djrun::inspect::inspect;
 use djrun::prompt::NoTerminal;
 use djrun::steps::{self, Input, Step};
 use std::collections::BTreeSet;
@@ -18,11 +18,7 @@ use std::process::{Command, Stdio};
 fn plan(name: &str, tweak: impl FnOnce(&mut InitRequest)) -> (Deployment, Vec<Step>) {
     let (_tmp, dir) = common::copy_fixture(name);
     let facts = inspect(&dir).unwrap();
-    let config = ConfigFile::locate(
-        &layout::join(&dir, &facts.project_root),
-        &facts.project_root,
-    )
-    .unwrap();
+    let config = ConfigFile::locate(&dir, &facts.project_root).unwrap();
     // One service name for every fixture, so that plans share their commands and each
     // distinct command is parsed once.
     let mut request = InitRequest {

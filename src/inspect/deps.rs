@@ -64,8 +64,9 @@ pub enum Manifest {
     Pipfile,
 }
 
-/// What djrun knows about the project's dependencies. Paths are relative to the project
-/// folder (where manage.py is), `/`-separated.
+/// What djrun knows about the project's dependencies. Paths are relative to the folder that
+/// holds them (the project folder, or the nearest folder above it with dependency files),
+/// `/`-separated.
 #[derive(Debug, Clone)]
 pub struct Deps {
     /// The manager.
@@ -276,6 +277,25 @@ fn locked_names(
     Ok((names, django))
 }
 
+impl Deps {
+    /// No dependency files at all (`inspect` on a project without any).
+    pub fn none() -> Deps {
+        Deps {
+            manager: Manager::Pip,
+            files: Vec::new(),
+            manifest: "requirements.txt".to_string(),
+            manifest_kind: Manifest::Requirements,
+            lock: None,
+            packages: Vec::new(),
+            locked: None,
+            django_version: None,
+            hash_mode_line: None,
+            python_constraints: Vec::new(),
+            server_sets: Vec::new(),
+        }
+    }
+}
+
 /// Detect the dependencies of the project in `project` (shown with `prefix`).
 pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
     for name in [
@@ -440,44 +460,7 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 (packages, django) = table_packages(table);
             }
             // A server kept in a group or an extra of its own counts, and is installed.
-            let mut server_sets = Vec::new();
-            if manager == Manager::Uv {
-                let sets = [
-                    ("group", doc.get("dependency-groups")),
-                    (
-                        "extra",
-                        doc.get("project")
-                            .and_then(|p| p.get("optional-dependencies")),
-                    ),
-                ];
-                for (kind, table) in sets {
-                    let Some(table) = table.and_then(Item::as_table_like) else {
-                        continue;
-                    };
-                    for (name, list) in table.iter() {
-                        let specs: Vec<(String, BTreeSet<String>)> = list
-                            .as_array()
-                            .map(|a| {
-                                a.iter()
-                                    .filter_map(|v| v.as_str())
-                                    .filter_map(parse_requirement)
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        if specs.iter().any(|(n, _)| SERVERS.contains(&n.as_str())) {
-                            server_sets.push(ServerSet {
-                                kind,
-                                name: name.to_string(),
-                            });
-                            for spec in specs {
-                                if !packages.iter().any(|(n, _)| *n == spec.0) {
-                                    packages.push(spec);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            let server_sets = server_sets(manager, doc, &mut packages);
             let lock = exists(lock_name(manager)).then(|| lock_name(manager).to_string());
             let mut files = vec!["pyproject.toml".to_string()];
             files.extend(lock.clone());
@@ -505,6 +488,100 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
     }
     deps.python_constraints = python_constraints;
     Ok(deps)
+}
+
+/// The dependency groups and extras outside the production set that hold a server, as the
+/// manager installs them: uv's PEP 735 groups and extras, Poetry's groups and extras, PDM's
+/// optional groups. Their packages join `packages`.
+fn server_sets(
+    manager: Manager,
+    doc: &toml_edit::DocumentMut,
+    packages: &mut Vec<(String, BTreeSet<String>)>,
+) -> Vec<ServerSet> {
+    let array_specs = |item: &Item| -> Vec<(String, BTreeSet<String>)> {
+        item.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .filter_map(parse_requirement)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let optional = doc
+        .get("project")
+        .and_then(|p| p.get("optional-dependencies"))
+        .and_then(Item::as_table_like);
+    /// A package and its extras.
+    type Spec = (String, BTreeSet<String>);
+    // (kind, name, its packages)
+    let mut sets: Vec<(&'static str, String, Vec<Spec>)> = Vec::new();
+    let mut arrays = |kind: &'static str, table: Option<&dyn toml_edit::TableLike>| {
+        for (name, list) in table.into_iter().flat_map(|t| t.iter()) {
+            sets.push((kind, name.to_string(), array_specs(list)));
+        }
+    };
+    match manager {
+        Manager::Uv => {
+            arrays(
+                "group",
+                doc.get("dependency-groups").and_then(Item::as_table_like),
+            );
+            arrays("extra", optional);
+        }
+        Manager::Pdm => arrays("extra", optional),
+        Manager::Poetry => {
+            arrays("extra", optional);
+            let poetry = doc.get("tool").and_then(|t| t.get("poetry"));
+            // Poetry 1's extras name optional main dependencies.
+            if let Some(extras) = poetry
+                .and_then(|p| p.get("extras"))
+                .and_then(Item::as_table_like)
+            {
+                for (name, list) in extras.iter() {
+                    let names = list
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str())
+                                .map(|n| (normalize_name(n), BTreeSet::new()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    sets.push(("extra", name.to_string(), names));
+                }
+            }
+            if let Some(groups) = poetry
+                .and_then(|p| p.get("group"))
+                .and_then(Item::as_table_like)
+            {
+                for (name, group) in groups.iter() {
+                    if let Some(table) = group.get("dependencies").and_then(Item::as_table_like) {
+                        sets.push(("group", name.to_string(), table_packages(table).0));
+                    }
+                }
+            }
+        }
+        Manager::Pip | Manager::Pipenv => {}
+    }
+    let mut found = Vec::new();
+    for (kind, name, specs) in sets {
+        if !specs.iter().any(|(n, _)| SERVERS.contains(&n.as_str())) {
+            continue;
+        }
+        if !found
+            .iter()
+            .any(|s: &ServerSet| s.kind == kind && s.name == name)
+        {
+            found.push(ServerSet { kind, name });
+        }
+        for spec in specs {
+            if !packages.iter().any(|(n, _)| *n == spec.0) {
+                packages.push(spec);
+            }
+        }
+    }
+    found
 }
 
 /// The packages of a TOML dependency table (Poetry's `[tool.poetry.dependencies]`, the
@@ -722,6 +799,43 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn poetry_groups_and_extras_and_pdm_optional_groups_with_a_server_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"x\"\n\n[tool.poetry.dependencies]\npython = \"^3.12\"\nDjango = \"~5.2\"\nuvicorn = { version = \"^0.30\", optional = true }\n\n[tool.poetry.extras]\nasgi = [\"uvicorn\"]\nmail = [\"sendgrid\"]\n\n[tool.poetry.group.web.dependencies]\nGunicorn = \"^23\"\n\n[tool.poetry.group.dev.dependencies]\npytest = \"^8\"\n",
+        );
+        write("poetry.lock", "[metadata]\n");
+        let deps = detect(dir.path(), ".").unwrap();
+        assert_eq!(deps.manager, Manager::Poetry);
+        assert!(deps.has("gunicorn") && !deps.has("pytest"));
+        let named: Vec<(&str, &str)> = deps
+            .server_sets
+            .iter()
+            .map(|s| (s.kind, s.name.as_str()))
+            .collect();
+        assert_eq!(named, vec![("extra", "asgi"), ("group", "web")]);
+
+        write(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"django>=5.2\"]\n\n[project.optional-dependencies]\nserve = [\"gunicorn>=23\"]\ndocs = [\"sphinx\"]\n\n[tool.pdm]\ndistribution = false\n",
+        );
+        std::fs::remove_file(dir.path().join("poetry.lock")).unwrap();
+        write("pdm.lock", "[metadata]\n");
+        let deps = detect(dir.path(), ".").unwrap();
+        assert_eq!(deps.manager, Manager::Pdm);
+        assert_eq!(
+            deps.server_sets,
+            vec![ServerSet {
+                kind: "extra",
+                name: "serve".into()
+            }]
+        );
+        assert!(deps.has("gunicorn") && !deps.has("sphinx"));
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct ProjectFacts {
     pub root: PathBuf,
     /// The folder that holds `manage.py` (`.` for the root).
     pub project_root: String,
+    /// The folder that holds the dependency files: the project folder, or the nearest folder
+    /// above it that has them. The image is built from it.
+    pub dependency_root: String,
     /// The settings module the container runs with.
     pub settings_module: String,
     /// The file of that module.
@@ -225,6 +228,34 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         )
     };
 
+    // Dependencies: in the project folder, else in the nearest folder above it that has
+    // dependency files (a packaged app keeps them at the repository root). A missing one is
+    // reported after the settings, which decide more.
+    let mut hints = Vec::new();
+    let found_deps = find_deps(root, &project_root);
+    let dependency_root = match &found_deps {
+        Ok((dir, _)) => dir.clone(),
+        Err(_) => project_root.clone(),
+    };
+    let dependency_dir = layout::join(root, &dependency_root);
+    // Where the repository may declare the settings module: the project folder, and the
+    // folders above it up to the one with the dependency files.
+    let declaring: Vec<(PathBuf, String)> = ancestors(&project_root)
+        .into_iter()
+        .scan(false, |done, dir| {
+            if *done {
+                return None;
+            }
+            *done = dir == dependency_root;
+            Some(dir)
+        })
+        .map(|dir| (layout::join(root, &dir), dir))
+        .collect();
+    let declaring: Vec<(&Path, &str)> = declaring
+        .iter()
+        .map(|(p, s)| (p.as_path(), s.as_str()))
+        .collect();
+
     // The settings module: `--settings`; else the WSGI module's default or manage.py's, or
     // the production module of their settings package; else what the repository declares
     // and its layout suggest.
@@ -294,7 +325,7 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
             source: "default",
         })
     } else {
-        settings_module::declared(&project, &project_root)
+        settings_module::declared(&project, &declaring)
             .or_else(|| settings_module::from_layout(&project, &project_root))
             .map(|(module, evidence)| Chosen {
                 module,
@@ -322,7 +353,6 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         c
     });
 
-    let mut hints = Vec::new();
     let (chosen, facts) = match chosen {
         Some(c) => {
             let located = settings::locate(&project, &c.module)
@@ -378,26 +408,21 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         );
     }
 
-    // Dependencies.
-    let deps = match deps::detect(&project, &project_root) {
-        Ok(deps) => deps,
+    let deps = match found_deps {
+        Ok((_, deps)) => deps,
         Err(e) if options.allow_unknown && e.to_string().starts_with("no dependency file") => {
-            hints.push(format!(
-                "dependencies: unknown, no dependency file in `{project_root}`; list them in `requirements.txt` (`pip freeze > requirements.txt`)"
-            ));
-            deps::Deps {
-                manager: deps::Manager::Pip,
-                files: Vec::new(),
-                manifest: "requirements.txt".to_string(),
-                manifest_kind: deps::Manifest::Requirements,
-                lock: None,
-                packages: Vec::new(),
-                locked: None,
-                django_version: None,
-                hash_mode_line: None,
-                python_constraints: Vec::new(),
-                server_sets: Vec::new(),
-            }
+            hints.push(match folder_above_with_deps(root) {
+                Some(above) => format!(
+                    "dependencies: unknown here; the dependency files are in `{}`, above the folder djrun was given: run djrun there",
+                    above.display()
+                ),
+                None => format!(
+                    "dependencies: unknown, no dependency file in `{project_root}`{}; list them in `{}` (`pip freeze > requirements.txt`)",
+                    if project_root == "." { "" } else { " or any folder above it" },
+                    rel("requirements.txt")
+                ),
+            });
+            deps::Deps::none()
         }
         Err(e) => return Err(e),
     };
@@ -407,11 +432,16 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         deps.manager.name().to_string()
     };
     let django_version = deps.django_version.clone();
-    let python_version = python_version(&project, &project_root, &deps, django_version.as_deref())?;
+    let mut version_folders = vec![(project.clone(), project_root.clone())];
+    if dependency_root != project_root {
+        version_folders.push((dependency_dir.clone(), dependency_root.clone()));
+    }
+    let python_version = python_version(&version_folders, &deps, django_version.as_deref())?;
 
     Ok(ProjectFacts {
         root: root.to_path_buf(),
         project_root: project_root.clone(),
+        dependency_root: dependency_root.clone(),
         settings_module: chosen.module,
         settings_file: facts.file.clone(),
         settings_source: chosen.source.to_string(),
@@ -422,7 +452,11 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         python_version,
         django_version,
         dependency_manager,
-        dependency_files: deps.files.iter().map(|f| rel(f)).collect(),
+        dependency_files: deps
+            .files
+            .iter()
+            .map(|f| layout::under(&dependency_root, f))
+            .collect(),
         has_gunicorn: deps.has("gunicorn"),
         allowed_hosts: facts.allowed_hosts.clone(),
         static_root: facts.static_root,
@@ -438,6 +472,73 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         },
         settings: facts,
         deps,
+    })
+}
+
+/// `a/b` -> `["a/b", "a", "."]`: a folder below the root, then each folder above it.
+fn ancestors(dir: &str) -> Vec<String> {
+    let mut out = vec![dir.to_string()];
+    let mut current = dir;
+    while current != "." {
+        current = current.rsplit_once('/').map_or(".", |(parent, _)| parent);
+        out.push(current.to_string());
+    }
+    out
+}
+
+/// The dependencies of the project in `project_root`, and the folder they are in: the project
+/// folder, else the nearest folder above it, up to the root, that has dependency files.
+fn find_deps(root: &Path, project_root: &str) -> Result<(String, deps::Deps)> {
+    for dir in ancestors(project_root) {
+        match deps::detect(&layout::join(root, &dir), &dir) {
+            Ok(found) => return Ok((dir, found)),
+            Err(e) if e.to_string().starts_with("no dependency file") => {
+                if dir == "." && project_root != "." {
+                    return Err(Error::input_hint(
+                        format!(
+                            "no dependency file found in `{project_root}` or any folder above it: djrun reads requirements.txt, requirements/*.txt, pyproject.toml (uv, Poetry, PDM) and Pipfile"
+                        ),
+                        format!(
+                            "list your dependencies in `{}` or at the repository root (`pip freeze > requirements.txt` in your virtualenv) and run djrun again",
+                            layout::under(project_root, "requirements.txt")
+                        ),
+                    ));
+                }
+                if dir == "." {
+                    return Err(match folder_above_with_deps(root) {
+                        Some(above) => Error::input_hint(
+                            e.to_string(),
+                            format!(
+                                "the dependency files are in `{}`, above the folder djrun was given: run djrun there (`djrun init {}`), so the image is built from the folder that holds them",
+                                above.display(),
+                                above.display()
+                            ),
+                        ),
+                        None => e,
+                    });
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("ancestors() ends with the root")
+}
+
+/// The nearest folder above `root` (on the machine, outside what djrun was given) that holds
+/// dependency files, for a hint.
+fn folder_above_with_deps(root: &Path) -> Option<PathBuf> {
+    let root = std::fs::canonicalize(root).ok()?;
+    root.ancestors().skip(1).take(3).find_map(|dir| {
+        [
+            "pyproject.toml",
+            "requirements.txt",
+            "Pipfile",
+            "uv.lock",
+            "poetry.lock",
+        ]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+        .then(|| dir.to_path_buf())
     })
 }
 
@@ -471,27 +572,29 @@ pub fn module_to_path(module: &str) -> String {
 }
 
 /// The Python version: every constraint the project states (pins in `.python-version`,
-/// `runtime.txt`, the Pipfile and a Dockerfile djrun did not write; ranges in
-/// `requires-python` and Poetry's `python`), and the project's Django.
+/// `runtime.txt`, the Pipfile and a Dockerfile djrun did not write, in the project folder and
+/// the folder of the dependency files; ranges in `requires-python` and Poetry's `python`),
+/// and the project's Django.
 fn python_version(
-    project: &Path,
-    project_root: &str,
+    folders: &[(PathBuf, String)],
     deps: &deps::Deps,
     django: Option<&str>,
 ) -> Result<Detected> {
     use python_version::Constraint;
-    let shown = |name: &str| layout::under(project_root, name);
     let mut constraints = Vec::new();
     type Reader = fn(&str) -> Option<String>;
     let files: [(&str, Reader); 2] = [
         (".python-version", python_version::from_python_version_file),
         ("runtime.txt", python_version::from_runtime_txt),
     ];
-    for (name, reader) in files {
-        let path = project.join(name);
-        if path.is_file() {
-            if let Some(v) = reader(&read_text(&path, &shown(name))?) {
-                constraints.push(Constraint::pin(v, shown(name)));
+    for (folder, prefix) in folders {
+        let shown = |name: &str| layout::under(prefix, name);
+        for (name, reader) in files {
+            let path = folder.join(name);
+            if path.is_file() {
+                if let Some(v) = reader(&read_text(&path, &shown(name))?) {
+                    constraints.push(Constraint::pin(v, shown(name)));
+                }
             }
         }
     }
@@ -502,12 +605,15 @@ fn python_version(
             deps::PythonSyntax::Poetry => Constraint::poetry(spec.clone(), source.clone()),
         });
     }
-    let dockerfile = project.join("Dockerfile");
-    if dockerfile.is_file() {
-        let text = read_text(&dockerfile, &shown("Dockerfile"))?;
-        if !crate::apply::is_generated(&text) {
-            if let Some(v) = python_version::from_dockerfile(&text) {
-                constraints.push(Constraint::pin(v, shown("Dockerfile")));
+    for (folder, prefix) in folders {
+        let dockerfile = folder.join("Dockerfile");
+        if dockerfile.is_file() {
+            let shown = layout::under(prefix, "Dockerfile");
+            let text = read_text(&dockerfile, &shown)?;
+            if !crate::apply::is_generated(&text) {
+                if let Some(v) = python_version::from_dockerfile(&text) {
+                    constraints.push(Constraint::pin(v, shown));
+                }
             }
         }
     }
@@ -522,26 +628,30 @@ fn python_version(
 mod tests {
     use super::*;
 
+    fn here(dir: &Path) -> Vec<(PathBuf, String)> {
+        vec![(dir.to_path_buf(), ".".to_string())]
+    }
+
     #[test]
     fn python_version_files_pin_and_requires_python_bounds() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("requirements.txt"), "django>=5.2\n").unwrap();
         let deps = deps::detect(dir.path(), ".").unwrap();
         std::fs::write(dir.path().join("runtime.txt"), "python-3.12.4\n").unwrap();
-        let v = python_version(dir.path(), ".", &deps, Some("5.2")).unwrap();
+        let v = python_version(&here(dir.path()), &deps, Some("5.2")).unwrap();
         assert_eq!(
             (v.version.as_str(), v.source.as_str()),
             ("3.12", "runtime.txt")
         );
         std::fs::write(dir.path().join(".python-version"), "3.11.2\n").unwrap();
         assert_eq!(
-            python_version(dir.path(), ".", &deps, None)
+            python_version(&here(dir.path()), &deps, None)
                 .unwrap()
                 .version,
             "3.11"
         );
         std::fs::write(dir.path().join(".python-version"), "3.9\n").unwrap();
-        let err = python_version(dir.path(), ".", &deps, Some("5.2")).unwrap_err();
+        let err = python_version(&here(dir.path()), &deps, Some("5.2")).unwrap_err();
         assert!(err.to_string().contains("`.python-version`"), "{err}");
     }
 
@@ -552,7 +662,7 @@ mod tests {
         let deps = deps::detect(dir.path(), ".").unwrap();
         std::fs::write(dir.path().join("Dockerfile"), "FROM python:3.11-slim\n").unwrap();
         assert_eq!(
-            python_version(dir.path(), ".", &deps, Some("5.2"))
+            python_version(&here(dir.path()), &deps, Some("5.2"))
                 .unwrap()
                 .version,
             "3.11"
@@ -563,7 +673,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            python_version(dir.path(), ".", &deps, Some("5.2"))
+            python_version(&here(dir.path()), &deps, Some("5.2"))
                 .unwrap()
                 .version,
             "3.14"

@@ -52,12 +52,17 @@ fn declared_on(line: &str) -> Option<String> {
 }
 
 /// The settings module the repository declares outside Python, with the evidence. Only a
-/// module that exists below `project` counts.
-pub fn declared(project: &Path, project_root: &str) -> Option<(String, Vec<Evidence>)> {
+/// module that exists below `project` counts. `folders` are where to look, each with how it
+/// is shown: the project folder first, then the folders above it that hold its dependency
+/// files (a packaged app keeps its pytest configuration and Compose file at the root).
+pub fn declared(project: &Path, folders: &[(&Path, &str)]) -> Option<(String, Vec<Evidence>)> {
     let mut found: Option<String> = None;
     let mut evidence = Vec::new();
-    for (name, what) in DECLARING_FILES {
-        let path = project.join(name);
+    for ((folder, shown), (name, what)) in folders
+        .iter()
+        .flat_map(|f| DECLARING_FILES.iter().map(move |d| (f, d)))
+    {
+        let path = folder.join(name);
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
@@ -74,7 +79,7 @@ pub fn declared(project: &Path, project_root: &str) -> Option<(String, Vec<Evide
             }
             evidence.push(format!(
                 "{}:{} {what} sets `{module}`",
-                layout::under(project_root, name),
+                layout::under(shown, name),
                 i + 1
             ));
             found.get_or_insert(module);
@@ -197,7 +202,7 @@ mod tests {
                 "[pytest]\n; the test settings\nDJANGO_SETTINGS_MODULE = config.settings.test\n",
             ),
         ]);
-        let (module, evidence) = declared(dir.path(), ".").unwrap();
+        let (module, evidence) = declared(dir.path(), &[(dir.path(), ".")]).unwrap();
         assert_eq!(module, "config.settings.deploy");
         assert_eq!(
             evidence,
@@ -222,7 +227,7 @@ mod tests {
                 "[tool.pytest.ini_options]\nDJANGO_SETTINGS_MODULE = \"shop.missing\"\n",
             ),
         ]);
-        let (module, evidence) = declared(dir.path(), "backend").unwrap();
+        let (module, evidence) = declared(dir.path(), &[(dir.path(), "backend")]).unwrap();
         assert_eq!(module, "shop.settings");
         assert_eq!(
             evidence,

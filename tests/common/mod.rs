@@ -87,8 +87,8 @@ pub fn djrun(gcloud_config: &Path) -> assert_cmd::Command {
 }
 
 /// Copy fixture `name` and run `djrun init --yes --force` on it with fixed answers (some
-/// fixtures carry a Dockerfile of their own); returns the temp dir, the copy, and the folder
-/// that holds manage.py.
+/// fixtures carry a Dockerfile of their own); returns the temp dir, the copy, and the build
+/// context (the folder with the dependency files, where the Dockerfile goes).
 pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (tmp, dir) = copy_fixture(name);
     let gcloud = tmp.path().join("gcloud-config");
@@ -106,8 +106,8 @@ pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
         .assert()
         .success();
     let facts = djrun::inspect::inspect(&dir).unwrap();
-    let project = djrun::inspect::layout::join(&dir, &facts.project_root);
-    (tmp, dir, project)
+    let context = djrun::inspect::layout::join(&dir, &facts.dependency_root);
+    (tmp, dir, context)
 }
 
 /// `djrun init --check PATH`, as CI runs it: to assert its exit code and messages.
