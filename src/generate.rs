@@ -91,6 +91,38 @@ pub const TOOLS: Tools = Tools {
     pipenv: "2026.10.3",
 };
 
+/// The oldest Python minor (3.10) that the pinned Poetry, PDM and Pipenv install on (their
+/// `Requires-Python`).
+pub const TOOLS_OLDEST_MINOR: u64 = 10;
+/// The Python a stage of its own exports the lock on, when the project's Python is older than
+/// its manager's tool supports.
+pub const EXPORT_PYTHON: &str = "3.13";
+
+/// The minor of `X.Y`.
+fn python_minor(python: &str) -> Option<u64> {
+    python.strip_prefix("3.")?.parse().ok()
+}
+
+/// Whether Poetry or Pipenv reads the lock in a stage of its own, on [`EXPORT_PYTHON`]: the
+/// project's Python is older than the pinned tool runs on.
+pub fn exports_on_its_own_python(deps: &crate::inspect::deps::Deps, python: &str) -> bool {
+    use crate::inspect::deps::Manager;
+    matches!(deps.manager, Manager::Poetry | Manager::Pipenv)
+        && python_minor(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR)
+}
+
+/// Why the project's manager cannot read its lock for Python `python`, if it cannot. PDM reads
+/// the project's environment by running its own code on the project's Python, which needs 3.10.
+pub fn manager_cannot_serve(deps: &crate::inspect::deps::Deps, python: &str) -> Option<String> {
+    let old = python_minor(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR);
+    (deps.manager == crate::inspect::deps::Manager::Pdm && old).then(|| {
+        format!(
+            "the project's Python is {python}, and PDM {} (the version the image installs to read `pdm.lock`) needs Python 3.10 or newer, also for the project's own environment, which it reads to export the lock",
+            TOOLS.pdm
+        )
+    })
+}
+
 /// dj-database-url as djrun adds it: 2.0 parses `?host=` socket URLs into OPTIONS.
 pub const DJ_DATABASE_URL: Wanted = Wanted {
     name: "dj-database-url",
@@ -133,6 +165,9 @@ struct DockerfileContext<'a> {
     server_flags: Vec<String>,
     /// The project folder (manage.py) inside the build context, `.` when it is the context.
     app_dir: String,
+    /// Whether the lock is exported in a stage of its own on `export_python`.
+    export_stage: bool,
+    export_python: &'static str,
 }
 
 #[derive(Serialize)]
@@ -654,6 +689,8 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
                 .collect(),
             server_flags: server_flags(deps),
             app_dir: app_dir(facts),
+            export_stage: exports_on_its_own_python(deps, &options.python),
+            export_python: EXPORT_PYTHON,
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);

@@ -280,6 +280,18 @@ pub fn resolve(
     } else {
         detected.clone()
     };
+    if let Some(eol) = crate::inspect::python_version::end_of_life(&python) {
+        warnings.push(format!(
+            "Python {python} reached its end of life in {eol}: it gets no more security fixes, and the image inherits every hole found since. Move the project to Python {} or newer, then update `.python-version` or pass `--python X.Y`",
+            crate::inspect::python_version::oldest_supported()
+        ));
+    }
+    if let Some(why) = crate::generate::manager_cannot_serve(&facts.deps, &python) {
+        return Err(Error::input_hint(
+            why,
+            "pass `--python 3.10` or newer (and widen `requires-python` in `pyproject.toml` to match), or export the lock to a requirements file and build from that",
+        ));
+    }
 
     // Public or private.
     let public = if let Some(p) = request.public {

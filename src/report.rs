@@ -146,8 +146,15 @@ pub fn human(facts: &ProjectFacts) -> String {
         (
             "python",
             format!(
-                "{} ({})",
-                facts.python_version.version, facts.python_version.source
+                "{} ({}){}",
+                facts.python_version.version,
+                facts.python_version.source,
+                facts
+                    .python_version
+                    .end_of_life
+                    .as_ref()
+                    .map(|eol| format!("; past its end of life ({eol}): no more security fixes"))
+                    .unwrap_or_default()
             ),
         ),
         (

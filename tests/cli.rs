@@ -554,6 +554,105 @@ fn a_project_folder_below_its_dependencies_is_sent_to_the_folder_above() {
 }
 
 #[test]
+fn a_python_older_than_poetry_runs_on_gets_the_lock_exported_on_a_current_one() {
+    let (tmp, dir) = common::copy_fixture("poetry-py38");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: Python 3.8 reached its end of life in October 2024: it gets no more security fixes",
+        ))
+        .stderr(predicate::str::contains(
+            "Move the project to Python 3.11 or newer",
+        ));
+    let dockerfile = read(&dir.join("Dockerfile"));
+    let stages: Vec<&str> = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(
+        stages,
+        vec![
+            "FROM python:3.8-slim AS project-python",
+            "FROM python:3.13-slim AS export",
+            "FROM python:3.8-slim AS build",
+            "FROM python:3.8-slim",
+        ],
+        "{dockerfile}"
+    );
+    // Poetry runs on 3.13, against the project's own interpreter; the build stage gets only
+    // the requirements file, and no Poetry.
+    assert!(dockerfile.contains("RUN poetry env use /opt/project-python/bin/python3.8 \\\n"));
+    let build = &dockerfile[dockerfile.find("AS build").unwrap()..];
+    assert!(build.contains("COPY --from=export /tmp/requirements.txt /tmp/requirements.txt\n"));
+    assert!(!build.contains("poetry"), "{build}");
+
+    // The same project on Python 3.10, which Poetry runs on, exports in the build stage.
+    let (tmp, dir) = common::copy_fixture("poetry-py38");
+    std::fs::write(
+        dir.join("pyproject.toml"),
+        read(&dir.join("pyproject.toml")).replace(">=3.8,<3.9", ">=3.10,<3.11"),
+    )
+    .unwrap();
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success();
+    let dockerfile = read(&dir.join("Dockerfile"));
+    assert!(!dockerfile.contains("AS export"), "{dockerfile}");
+    assert!(
+        dockerfile.contains("RUN poetry check --lock"),
+        "{dockerfile}"
+    );
+}
+
+#[test]
+fn pipenv_on_an_old_python_exports_in_a_stage_of_its_own() {
+    let (tmp, dir) = common::copy_fixture("pipenv-project");
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--python", "3.9"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: Python 3.9 reached its end of life in October 2025",
+        ));
+    let dockerfile = read(&dir.join("Dockerfile"));
+    let export = dockerfile
+        .find("FROM python:3.13-slim AS export\n")
+        .unwrap();
+    let build = dockerfile.find("FROM python:3.9-slim AS build\n").unwrap();
+    assert!(export < build, "{dockerfile}");
+    assert!(dockerfile[export..build].contains(
+        "RUN pipenv verify \\\n    && pipenv requirements --hash > /tmp/requirements.txt\n"
+    ));
+    assert!(!dockerfile[build..].contains("pipenv"), "{dockerfile}");
+}
+
+#[test]
+fn pdm_on_a_python_it_cannot_read_is_refused_naming_the_flag() {
+    let (tmp, dir) = common::copy_fixture("pdm-project");
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes", "--python", "3.9"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "error: the project's Python is 3.9, and PDM 2.29.4 (the version the image installs to read `pdm.lock`) needs Python 3.10 or newer",
+        ))
+        .stderr(predicate::str::contains("hint: pass `--python 3.10` or newer"));
+    assert_eq!(common::tree(&dir), before);
+}
+
+#[test]
 fn the_monorepo_project_is_found_below_the_root_and_not_in_node_modules() {
     let (tmp, dir) = common::copy_fixture("monorepo");
     common::djrun(&gcloud_dir(&tmp))

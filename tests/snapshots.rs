@@ -115,6 +115,7 @@ snapshot_tests! {
     gcp_secret_settings => "gcp-secret-settings",
     src_layout => "src-layout",
     poetry_server_group => "poetry-server-group",
+    poetry_py38 => "poetry-py38",
 }
 
 #[test]

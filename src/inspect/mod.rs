@@ -24,6 +24,9 @@ pub struct Detected {
     pub version: String,
     /// Where it came from (`.python-version`, `runtime.txt`, `default for Django 5.2`).
     pub source: String,
+    /// For a Python version: the month its security fixes ended (`October 2025`), when that
+    /// has passed.
+    pub end_of_life: Option<String>,
 }
 
 /// A file and line, for the report.
@@ -619,6 +622,7 @@ fn python_version(
     }
     let choice = python_version::choose(&constraints, django)?;
     Ok(Detected {
+        end_of_life: python_version::end_of_life(&choice.version),
         version: choice.version,
         source: choice.source,
     })

@@ -26,6 +26,83 @@ const BUILDABLE: &str = "3.8 to 3.14";
 /// The end of every hint that tells the user how to decide for djrun.
 const OR_PASS: &str = "or pass `--python X.Y`";
 
+/// When each Python minor stops getting security fixes (PEP 569, 596, 619, 664, 693, 745):
+/// `(minor, year, month)`.
+const END_OF_LIFE: &[(u64, i64, u32)] = &[
+    (8, 2024, 10),
+    (9, 2025, 10),
+    (10, 2026, 10),
+    (11, 2027, 10),
+    (12, 2028, 10),
+    (13, 2029, 10),
+    (14, 2030, 10),
+];
+
+/// `Some("October 2025")` when Python `version` (`3.9`) is past its end of life at `today`
+/// (`(year, month)`), else `None`.
+pub fn end_of_life_at(version: &str, today: (i64, u32)) -> Option<String> {
+    let minor: u64 = version.strip_prefix("3.")?.parse().ok()?;
+    let (year, month) = END_OF_LIFE
+        .iter()
+        .find(|(m, _, _)| *m == minor)
+        .map(|(_, y, mo)| (*y, *mo))?;
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    ((year, month) < today).then(|| format!("{} {year}", MONTHS[(month - 1) as usize]))
+}
+
+/// The oldest Python minor still getting security fixes today (`3.11`).
+pub fn oldest_supported() -> String {
+    let today = this_month();
+    END_OF_LIFE
+        .iter()
+        .find(|(_, y, m)| (*y, *m) >= today)
+        .map_or_else(
+            || format!("3.{NEWEST_MINOR}"),
+            |(minor, _, _)| format!("3.{minor}"),
+        )
+}
+
+/// [`end_of_life_at`] today.
+pub fn end_of_life(version: &str) -> Option<String> {
+    end_of_life_at(version, this_month())
+}
+
+/// The current `(year, month)`, in UTC: by `SOURCE_DATE_EPOCH` when it is set, as tools with
+/// reproducible output read it, else by the system clock.
+fn this_month() -> (i64, u32) {
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    // Howard Hinnant's civil-from-days.
+    let z = secs.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month)
+}
+
 /// One statement about the Python version, and where it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Constraint {
@@ -1170,6 +1247,24 @@ fn parse_suffix(text: &str) -> Option<Suffix> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn end_of_life_is_said_once_the_month_has_passed() {
+        assert_eq!(
+            end_of_life_at("3.9", (2026, 12)).as_deref(),
+            Some("October 2025")
+        );
+        assert_eq!(
+            end_of_life_at("3.10", (2026, 12)).as_deref(),
+            Some("October 2026")
+        );
+        assert_eq!(end_of_life_at("3.10", (2026, 10)), None);
+        assert_eq!(end_of_life_at("3.13", (2026, 12)), None);
+        assert_eq!(end_of_life_at("2.7", (2026, 1)), None);
+        // The clock (or SOURCE_DATE_EPOCH, if the test runner sets it) says a real month.
+        let (year, month) = this_month();
+        assert!((2024..2200).contains(&year) && (1..=12).contains(&month));
+    }
 
     fn pick(constraints: &[Constraint], django: Option<&str>) -> Choice {
         choose(constraints, django).unwrap()
