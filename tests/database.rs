@@ -351,7 +351,7 @@ fn concurrency_follows_the_workers_and_the_cap_follows_the_database() {
     assert_eq!(deploy_flag(&cloudbuild, "concurrency"), "16");
     assert_eq!(deploy_flag(&cloudbuild, "min-instances"), "0");
     // (50 - 5 - 3) / 16 = 2: the line init prints says so, and the flag is that number.
-    assert_eq!(deploy_flag(&cloudbuild, "max-instances"), "2");
+    assert_eq!(deploy_flag(&cloudbuild, "max"), "2");
     assert!(
         stderr.contains("Capacity: at most 2 instances: db-g1-small allows 50 connections, less 5 the server keeps and 3 for the migrate job and admin, over 16 per instance (2 workers x 8 threads)"),
         "{stderr}"
@@ -390,7 +390,7 @@ fn a_cap_beyond_the_database_budget_is_kept_with_a_warning_and_min_instances_say
         )),
     );
     let cloudbuild = read(&dir.join("cloudbuild.yaml"));
-    assert_eq!(deploy_flag(&cloudbuild, "max-instances"), "20");
+    assert_eq!(deploy_flag(&cloudbuild, "max"), "20");
     assert_eq!(deploy_flag(&cloudbuild, "min-instances"), "1");
 }
 
@@ -400,14 +400,14 @@ fn the_database_connections_can_be_given() {
     init(&dir, tmp.path(), &["--db-max-connections", "200"]).success();
     // (200 - 8) / 8 = 24.
     assert_eq!(
-        deploy_flag(&read(&dir.join("cloudbuild.yaml")), "max-instances"),
+        deploy_flag(&read(&dir.join("cloudbuild.yaml")), "max"),
         "24"
     );
     // Without a database, a modest cap bounds the bill.
     let (tmp, dir) = common::copy_fixture("mysite");
     init(&dir, tmp.path(), &[]).success();
     assert_eq!(
-        deploy_flag(&read(&dir.join("cloudbuild.yaml")), "max-instances"),
+        deploy_flag(&read(&dir.join("cloudbuild.yaml")), "max"),
         "10"
     );
 }

@@ -417,7 +417,7 @@ fn the_gcloud_commands_inside_every_cloudbuild_yaml_parse() {
         assert!(
             found
                 .iter()
-                .any(|c| c.starts_with(&["run".into(), "deploy".into()])),
+                .any(|c| c.starts_with(&["beta".into(), "run".into(), "deploy".into()])),
             "{name}: no deploy step in\n{yaml}"
         );
         migrate_jobs += found
