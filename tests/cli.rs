@@ -603,3 +603,76 @@ fn saving_choices_in_pyproject_does_not_make_the_lock_stale() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn init_warns_of_each_private_repository_by_file_and_line_and_never_shows_a_token() {
+    let (tmp, dir) = common::copy_fixture("pip-git-requirements");
+    let token = "glpat-example-not-a-token";
+    let requirements_before = read(&dir.join("requirements.txt"));
+    assert!(
+        requirements_before.contains(token),
+        "the fixture holds the token"
+    );
+    let out = common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: `requirements.txt` line"))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    for (line, name, why) in [
+        (6, "ledger-core", "over SSH"),
+        (8, "house-style", "`${GITHUB_TOKEN}`"),
+        (10, "pricing", "revoke it"),
+    ] {
+        let w = warnings
+            .iter()
+            .find(|w| w.contains(&format!("line {line} installs `{name}`")))
+            .unwrap_or_else(|| panic!("no warning for line {line}: {stderr}"));
+        assert!(w.contains(why), "{w}");
+        assert!(
+            w.contains("Artifact Registry") && w.contains("./wheels/"),
+            "{w}"
+        );
+    }
+    // The public repository is fetched with git: no warning.
+    assert!(!stderr.contains("django-tagging-lite"), "{stderr}");
+    assert!(!stderr.contains(token) && !stdout.contains(token));
+    // No file djrun wrote holds it; the requirements file keeps the user's bytes, with a line
+    // appended.
+    for (path, bytes) in common::tree(&dir) {
+        if path != "requirements.txt" {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(token),
+                "{path} holds the token"
+            );
+        }
+    }
+    assert!(read(&dir.join("requirements.txt")).starts_with(&requirements_before));
+    // Nor does `inspect`, in either form, or the diff of `--check`.
+    for args in [vec!["inspect"], vec!["inspect", "--json"]] {
+        common::djrun(&gcloud_dir(&tmp))
+            .args(&args)
+            .arg(&dir)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(token).not())
+            .stdout(predicate::str::contains("requirements.txt` line 10"));
+    }
+    std::fs::write(dir.join("requirements.txt"), &requirements_before).unwrap();
+    common::init_check(&gcloud_dir(&tmp), &dir)
+        .code(1)
+        .stdout(predicate::str::contains(
+            "git+https://***:***@gitlab.example.com",
+        ))
+        .stdout(predicate::str::contains(token).not())
+        .stderr(predicate::str::contains(token).not());
+}

@@ -117,6 +117,7 @@ snapshot_tests! {
     split_settings => "split-settings",
     env_defaults => "env-defaults",
     gcp_secret_settings => "gcp-secret-settings",
+    pip_git_requirements => "pip-git-requirements",
 }
 
 #[test]
