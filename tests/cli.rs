@@ -676,3 +676,55 @@ fn init_warns_of_each_private_repository_by_file_and_line_and_never_shows_a_toke
         .stdout(predicate::str::contains(token).not())
         .stderr(predicate::str::contains(token).not());
 }
+
+/// A project whose requirements the image build cannot install: refused with the file and
+/// line, exit 2, nothing written.
+fn refused(files: &[(&str, &str)], message: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("site");
+    common::copy_dir(&common::fixture("pip-editable-pkg"), &dir);
+    std::fs::remove_file(dir.join("requirements.txt")).unwrap();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(message))
+        .stderr(predicate::str::contains("hint:"))
+        .stderr(predicate::str::contains("panicked").not());
+    assert_eq!(common::tree(&dir), before, "nothing changed on disk");
+}
+
+#[test]
+fn local_requirements_no_image_can_build_are_refused_by_file_and_line() {
+    refused(
+        &[("requirements.txt", "django\n-e ../shared/billing\n")],
+        "`requirements.txt` line 2 installs `../shared/billing`, outside the project folder",
+    );
+    refused(
+        &[("requirements.txt", "django\n\n./packages/missing\n")],
+        "`requirements.txt` line 3 installs `packages/missing`, which is not in `.`",
+    );
+    refused(
+        &[("requirements.txt", "django\x0c-e ./packages/invoicing\n")],
+        "`requirements.txt` breaks lines with characters other than newlines",
+    );
+    refused(
+        &[
+            ("requirements.txt", ""),
+            (
+                "pyproject.toml",
+                "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango = \"^5.2\"\ninvoicing = { path = \"packages/invoicing\", develop = true }\n",
+            ),
+            ("poetry.lock", ""),
+        ],
+        "`pyproject.toml` line 4 installs `packages/invoicing` from a path: djrun's image for poetry cannot install local packages yet",
+    );
+}

@@ -118,6 +118,11 @@ snapshot_tests! {
     env_defaults => "env-defaults",
     gcp_secret_settings => "gcp-secret-settings",
     pip_git_requirements => "pip-git-requirements",
+    pip_editable_pkg => "pip-editable-pkg",
+    pip_editable_root => "pip-editable-root",
+    pip_path_packages => "pip-path-packages",
+    uv_workspace => "uv-workspace",
+    uv_path_source => "uv-path-source",
 }
 
 #[test]
