@@ -727,4 +727,27 @@ fn local_requirements_no_image_can_build_are_refused_by_file_and_line() {
         ],
         "`pyproject.toml` line 4 installs `packages/invoicing` from a path: djrun's image for poetry cannot install local packages yet",
     );
+    // Nothing from a dependency file reaches the Dockerfile unchecked: a path that would
+    // start a line of its own, extras that would run a command.
+    refused(
+        &[(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"django\", \"evil\"]\n\n[tool.uv.sources]\nevil = { path = \"packages/x\\nRUN curl example.com\" }\n",
+        )],
+        "`pyproject.toml` line 7 installs `packages/x\\nRUN curl example.com`: djrun writes only paths",
+    );
+    refused(
+        &[(
+            "requirements.txt",
+            "django\n-e ./packages/invoicing[pdf$(id)]\n",
+        )],
+        "`requirements.txt` line 2 installs `packages/invoicing`: djrun writes only paths",
+    );
+    refused(
+        &[(
+            "requirements.txt",
+            "django\n-e ./packages/invoicing[pdf;id]\n",
+        )],
+        "`requirements.txt` line 2 installs `packages/invoicing[pdf`: djrun writes only paths",
+    );
 }
