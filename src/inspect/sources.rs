@@ -284,7 +284,7 @@ pub fn private_message(req: &VcsRequirement) -> Option<String> {
         _ => "its URL holds a credential, which is committed with the code and copied into the image: revoke it".to_string(),
     };
     Some(format!(
-        "`{}` line {} installs {what} from a private repository (`{}`): {why}. Publish the package as a wheel to an Artifact Registry Python repository and install it from there, or build the wheel, commit it (`wheels/`) and require it by path (`./wheels/NAME-VERSION-py3-none-any.whl`): neither puts a token into the image",
+        "`{}` line {} installs {what} from a private repository (`{}`): {why}. Build its wheel, commit it (`wheels/`) and require it by path (`./wheels/NAME-VERSION-py3-none-any.whl`), which the image installs with the other dependencies; or publish the wheel to an Artifact Registry Python repository and install it from there, once the build can read that repository. Neither puts a token into the image",
         req.file, req.line, req.url
     ))
 }
