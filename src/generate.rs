@@ -215,6 +215,23 @@ pub fn local_plan(facts: &ProjectFacts) -> Result<LocalPlan> {
                 format!("fix {at} (paths are relative to the folder with manage.py), then run djrun again"),
             ));
         }
+        // A link that leads out of the project is outside the build context too.
+        let inside = match (
+            project.canonicalize(),
+            project.join(&local.path).canonicalize(),
+        ) {
+            (Ok(root), Ok(target)) => target.starts_with(root),
+            _ => false,
+        };
+        if !inside {
+            return Err(Error::input_hint(
+                crate::inspect::sources::outside_message(&local.file, local.line, &local.path),
+                format!(
+                    "replace the link `{}` with the package itself, then run djrun again",
+                    local.path
+                ),
+            ));
+        }
         if !matches!(deps.manager, Manager::Pip | Manager::Uv) {
             return Err(Error::input_hint(
                 format!(

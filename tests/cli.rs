@@ -677,6 +677,32 @@ fn init_warns_of_each_private_repository_by_file_and_line_and_never_shows_a_toke
         .stderr(predicate::str::contains(token).not());
 }
 
+#[cfg(unix)]
+#[test]
+fn a_local_package_that_links_out_of_the_project_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("site");
+    common::copy_dir(&common::fixture("pip-editable-pkg"), &dir);
+    std::fs::create_dir_all(tmp.path().join("elsewhere/pkg")).unwrap();
+    std::fs::create_dir_all(dir.join("vendor")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("elsewhere/pkg"), dir.join("vendor/pkg")).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "django\n-e ./vendor/pkg\n").unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`requirements.txt` line 2 installs `vendor/pkg`, outside the project folder",
+        ))
+        .stderr(predicate::str::contains(
+            "hint: replace the link `vendor/pkg`",
+        ));
+    assert_eq!(common::tree(&dir), before);
+}
+
 /// A project whose requirements the image build cannot install: refused with the file and
 /// line, exit 2, nothing written.
 fn refused(files: &[(&str, &str)], message: &str) {
