@@ -253,7 +253,11 @@ pub fn human(facts: &ProjectFacts) -> String {
             .map(|l| {
                 format!(
                     "{} ({} line {}{})",
-                    l.path,
+                    if l.path == "." {
+                        "the project folder"
+                    } else {
+                        &l.path
+                    },
                     l.file,
                     l.line,
                     if l.archive {

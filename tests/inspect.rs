@@ -84,6 +84,11 @@ fn the_human_summary_names_git_and_local_requirements_by_file_and_line() {
         "{text}"
     );
     assert!(!text.contains("glpat-example-not-a-token"), "{text}");
+    let text = run("pip-editable-root");
+    assert!(
+        text.contains("        local  the project folder (requirements.txt line 2, installed after its code is copied)\n"),
+        "{text}"
+    );
     let text = run("pip-path-packages");
     assert!(text.contains("        local  packages/reports (requirements/base.txt line 2, installed after its code is copied), packages/audit (requirements/base.txt line 4, installed after its code is copied), wheels/depot_colors-1.0.0-py3-none-any.whl (requirements/base.txt line 6, installed with the dependencies)\n"), "{text}");
 }

@@ -17,7 +17,8 @@ pub struct VcsRequirement {
     pub url: String,
     /// Why the image build cannot fetch it: `ssh` (an SSH URL: the build has no key),
     /// `credentials` (a token or password in the URL, committed with the code), `variable`
-    /// (a `${VAR}` placeholder the build does not set); `null` when nothing says so.
+    /// (a `${VAR}` placeholder the build does not set), `file` (a repository on the
+    /// developer's machine, `git+file://`); `null` when nothing says so.
     pub private: Option<&'static str>,
 }
 
@@ -195,8 +196,11 @@ fn is_ssh(url: &str) -> bool {
 
 /// Why the image build cannot fetch a VCS URL, if the URL says so.
 pub fn private(url: &str) -> Option<&'static str> {
+    let lower = url.to_ascii_lowercase();
     if is_ssh(url) {
         Some("ssh")
+    } else if lower.contains("+file:") || lower.starts_with("file:") {
+        Some("file")
     } else if variable(url).is_some() {
         Some("variable")
     } else if userinfo(url).is_some_and(|(_, u)| !u.is_empty()) {
@@ -277,6 +281,7 @@ pub fn private_message(req: &VcsRequirement) -> Option<String> {
         .unwrap_or_else(|| "a package".to_string());
     let why = match req.private? {
         "ssh" => "it is fetched over SSH, and the image build has no SSH key".to_string(),
+        "file" => "it is a repository on this machine, which the image build cannot see".to_string(),
         "variable" => format!(
             "its URL reads `${{{}}}`, which the image build does not set (and should not: a token given to the build stays in its layers)",
             variable(&req.url).unwrap_or_default()
@@ -371,6 +376,7 @@ mod tests {
             Some("credentials")
         );
         assert_eq!(private("git+https://github.com/acme/lib.git@v1"), None);
+        assert_eq!(private("git+file:///home/me/src/lib"), Some("file"));
         // An `@` after the host is a revision, not a user.
         assert_eq!(private("git+https://github.com/acme/lib.git@main"), None);
     }
