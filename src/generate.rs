@@ -3,7 +3,7 @@
 
 use crate::config::{ConfigFile, Saved};
 use crate::deployment::{DatabaseKind, Deployment, MediaKind, SqlInstance};
-use crate::inspect::deps::Manifest;
+use crate::inspect::deps::{Manager, Manifest};
 use crate::inspect::settings::BaseDir;
 use crate::inspect::{layout, read_text, ProjectFacts};
 use crate::patch::pyproject::{self, Wanted};
@@ -168,6 +168,214 @@ struct DockerfileContext<'a> {
     /// Whether the lock is exported in a stage of its own on `export_python`.
     export_stage: bool,
     export_python: &'static str,
+    /// Files and folders the dependency layer reads besides the dependency files.
+    extra_files: Vec<String>,
+    /// Commands that set the local requirements aside before the dependency layer (pip).
+    set_aside: Vec<String>,
+    /// The folders the local packages need, copied after the dependency layer.
+    local_copies: Vec<String>,
+    /// pip's arguments for the local packages (`-e ./pkg`), or empty.
+    local_install: String,
+    /// Where the local requirements stand, as the Dockerfile's comment names them.
+    local_lines: String,
+}
+
+/// How the image installs requirements from local paths.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LocalPlan {
+    /// Files and folders the dependency layer reads besides the dependency files: archives
+    /// the requirements name, `--find-links` folders, local packages' `pyproject.toml`.
+    pub extra_files: Vec<String>,
+    /// Shell commands that comment the local requirements out of the build stage's copy of
+    /// the requirements files, so the dependency layer installs the rest (pip).
+    pub set_aside: Vec<String>,
+    /// The folders copied after the dependency layer.
+    pub local_copies: Vec<String>,
+    /// pip's arguments that install the local packages in place, or empty.
+    pub local_install: String,
+    /// `file lines N and M` of the requirements set aside, per file (pip).
+    pub local_lines: Vec<String>,
+}
+
+/// "a", "a and b", "a, b and c".
+fn english_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// Characters a path may have to be written into a `COPY` line and a shell command as is.
+fn plain_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('-')
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+@-/".contains(c))
+}
+
+/// Where the image installs the project's local requirements: the dependencies first, in
+/// their cached layer; then the code the local packages need, and the packages, in place.
+/// An error for what no image can build: a path outside the build context, a path that
+/// does not exist, a manager whose local packages djrun does not install yet.
+pub fn local_plan(facts: &ProjectFacts) -> Result<LocalPlan> {
+    let deps = &facts.deps;
+    let sources = &deps.sources;
+    if let Some((file, line, target)) = sources.outside.first() {
+        return Err(Error::input_hint(
+            crate::inspect::sources::outside_message(file, *line, target),
+            format!("fix `{file}` line {line} and run djrun again"),
+        ));
+    }
+    let project = layout::join(&facts.root, &facts.dependency_root);
+    let mut plan = LocalPlan::default();
+    for local in &sources.local {
+        let at = format!("`{}` line {}", local.file, local.line);
+        let extras_ok = local
+            .extras
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "[],_.-".contains(c));
+        if !plain_path(&local.path) || !extras_ok {
+            return Err(Error::input_hint(
+                format!("{at} installs `{}`: djrun writes only paths of letters, digits and `._+@-/` into the Dockerfile", local.path.escape_debug()),
+                format!("rename the folder and fix {at}, then run djrun again"),
+            ));
+        }
+        let exists = if local.archive {
+            project.join(&local.path).is_file()
+        } else {
+            project.join(&local.path).is_dir()
+        };
+        if !exists {
+            return Err(Error::input_hint(
+                format!("{at} installs `{}`, which is not in `{}`", local.path, facts.dependency_root),
+                format!("fix {at} (paths are relative to the folder with the dependency files), then run djrun again"),
+            ));
+        }
+        // A link that leads out of the project is outside the build context too.
+        let inside = match (
+            project.canonicalize(),
+            project.join(&local.path).canonicalize(),
+        ) {
+            (Ok(root), Ok(target)) => target.starts_with(root),
+            _ => false,
+        };
+        if !inside {
+            return Err(Error::input_hint(
+                crate::inspect::sources::outside_message(&local.file, local.line, &local.path),
+                format!(
+                    "replace the link `{}` with the package itself, then run djrun again",
+                    local.path
+                ),
+            ));
+        }
+        if !matches!(deps.manager, Manager::Pip | Manager::Uv) {
+            return Err(Error::input_hint(
+                format!(
+                    "{at} installs `{}` from a path: djrun's image for {} cannot install local packages yet, and would not build",
+                    local.path,
+                    deps.manager.name()
+                ),
+                "publish the package as a wheel (to an Artifact Registry Python repository, or commit it and require it by path with pip or uv), or manage the dependencies with uv, whose workspaces djrun builds",
+            ));
+        }
+        if local.archive {
+            if !plan.extra_files.contains(&local.path) {
+                plan.extra_files.push(local.path.clone());
+            }
+            continue;
+        }
+        // A package the dependency layer copied whole (uv builds its metadata) is there.
+        if !plan.local_copies.contains(&local.path) && !sources.manifests.contains(&local.path) {
+            plan.local_copies.push(local.path.clone());
+        }
+    }
+    for dir in &sources.find_links {
+        if plain_path(dir) && !plan.extra_files.contains(dir) {
+            plan.extra_files.push(dir.clone());
+        }
+    }
+    for manifest in &sources.manifests {
+        if plain_path(manifest) && !plan.extra_files.contains(manifest) {
+            plan.extra_files.push(manifest.clone());
+        }
+    }
+    // A folder inside another that is copied already adds nothing; the context
+    // itself stands for all of them.
+    if plan.local_copies.iter().any(|p| p == ".") {
+        plan.local_copies = vec![".".to_string()];
+    }
+    if deps.manager == Manager::Pip {
+        let folders: Vec<&crate::inspect::sources::LocalRequirement> =
+            sources.local.iter().filter(|l| !l.archive).collect();
+        plan.local_install = folders
+            .iter()
+            .map(|l| {
+                let path = if l.path == "." {
+                    ".".to_string()
+                } else {
+                    format!("./{}", l.path)
+                };
+                // Extras keep their dependencies; the brackets are quoted for the shell.
+                format!(
+                    "-e {}",
+                    crate::steps::shell_quote(&format!("{path}{}", l.extras))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        // Each file's local lines, commented out (`#` before each physical line) in the
+        // build stage's copy only.
+        let mut files: Vec<(&str, Vec<(usize, usize)>)> = Vec::new();
+        for l in folders {
+            match files.iter_mut().find(|(f, _)| *f == l.file) {
+                Some((_, ranges)) => ranges.push((l.line, l.last_line)),
+                None => files.push((&l.file, vec![(l.line, l.last_line)])),
+            }
+        }
+        for (file, ranges) in files {
+            let rel = file
+                .strip_prefix(&format!("{}/", facts.dependency_root))
+                .filter(|_| facts.dependency_root != ".")
+                .unwrap_or(file);
+            let text = read_text(&project.join(rel), file)?;
+            if text.contains([
+                '\x0b', '\x0c', '\x1c', '\x1d', '\x1e', '\u{85}', '\u{2028}', '\u{2029}',
+            ]) || text.replace("\r\n", "").contains('\r')
+            {
+                return Err(Error::input_hint(
+                    format!("`{file}` breaks lines with characters other than newlines, so djrun cannot set its local requirements aside for the image build"),
+                    format!("end the lines of `{file}` with newlines (LF or CRLF), then run djrun again"),
+                ));
+            }
+            if !plain_path(rel) {
+                return Err(Error::input_hint(
+                    format!("djrun writes only paths of letters, digits and `._+@-/` into the Dockerfile, and `{file}` has others"),
+                    format!("rename `{file}`, then run djrun again"),
+                ));
+            }
+            let script: Vec<String> = ranges
+                .iter()
+                .map(|(first, last)| {
+                    if first == last {
+                        format!("{first}s/^/#/")
+                    } else {
+                        format!("{first},{last}s/^/#/")
+                    }
+                })
+                .collect();
+            plan.set_aside
+                .push(format!("sed -i '{}' {rel}", script.join(";")));
+            let lines: Vec<String> = ranges.iter().map(|(first, _)| first.to_string()).collect();
+            plan.local_lines.push(format!(
+                "{rel} line{} {}",
+                if lines.len() > 1 { "s" } else { "" },
+                english_list(&lines)
+            ));
+        }
+    }
+    Ok(plan)
 }
 
 #[derive(Serialize)]
@@ -177,7 +385,7 @@ struct DockerignoreContext {
 
 #[derive(Serialize)]
 struct GcloudignoreContext {
-    /// The project folder, when it is one folder below the root: only it is uploaded.
+    /// The build context, when it is one folder below the root: only it is uploaded.
     upload_only: Option<String>,
     local_folders: Vec<String>,
 }
@@ -664,6 +872,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
     }
     let (build_packages, runtime_packages) = native_packages(&facts_with_added);
     let deps = &facts.deps;
+    let local = local_plan(facts)?;
 
     let mut plan = Plan::default();
 
@@ -691,6 +900,11 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             app_dir: app_dir(facts),
             export_stage: exports_on_its_own_python(deps, &options.python),
             export_python: EXPORT_PYTHON,
+            extra_files: local.extra_files,
+            set_aside: local.set_aside,
+            local_copies: local.local_copies,
+            local_install: local.local_install,
+            local_lines: local.local_lines.join("; "),
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);
@@ -880,6 +1094,64 @@ mod tests {
             gunicorn_target("config.wsgi.application"),
             "config.wsgi:application"
         );
+    }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn local_requirements_wait_for_their_code_and_install_in_place() {
+        let facts = crate::inspect::inspect(&fixture("pip-path-packages")).unwrap();
+        let plan = local_plan(&facts).unwrap();
+        assert_eq!(
+            plan,
+            LocalPlan {
+                extra_files: vec!["wheels/depot_colors-1.0.0-py3-none-any.whl".into()],
+                // `./packages/reports \` continues on line 3: both lines are set aside.
+                set_aside: vec!["sed -i '2,3s/^/#/;4s/^/#/' requirements/base.txt".into()],
+                local_copies: vec!["packages/reports".into(), "packages/audit".into()],
+                local_install: "-e ./packages/reports -e ./packages/audit".into(),
+                local_lines: vec!["requirements/base.txt lines 2 and 4".into()],
+            }
+        );
+
+        // The project itself stands for every folder in it; extras keep their dependencies.
+        let tmp = tempfile::tempdir().unwrap();
+        let from = fixture("pip-editable-pkg");
+        for entry in walkdir::WalkDir::new(&from) {
+            let entry = entry.unwrap();
+            let to = tmp.path().join(entry.path().strip_prefix(&from).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        std::fs::write(
+            tmp.path().join("requirements.txt"),
+            "django\n-e ./packages/invoicing[pdf]\n-e .\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.path().join("pyproject.toml"),
+            "[project]\nname = \"x\"\n",
+        )
+        .unwrap();
+        let facts = crate::inspect::inspect(tmp.path()).unwrap();
+        let plan = local_plan(&facts).unwrap();
+        assert_eq!(plan.local_copies, vec!["."]);
+        assert_eq!(plan.local_install, "-e './packages/invoicing[pdf]' -e .");
+        assert_eq!(
+            plan.set_aside,
+            vec!["sed -i '2s/^/#/;3s/^/#/' requirements.txt"]
+        );
+
+        // Nothing local, nothing to do.
+        let facts = crate::inspect::inspect(&fixture("uv-groups")).unwrap();
+        assert_eq!(local_plan(&facts).unwrap(), LocalPlan::default());
     }
 
     #[test]

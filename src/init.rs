@@ -359,6 +359,13 @@ pub fn resolve(
     if let Some(note) = generate::other_server_note(facts) {
         warnings.push(note);
     }
+    // A private repository is a warning, not a refusal: the build may reach what djrun
+    // cannot see, and the files are right either way.
+    for vcs in &facts.deps.sources.vcs {
+        if let Some(message) = crate::inspect::sources::private_message(vcs) {
+            warnings.push(message);
+        }
+    }
     if !facts.settings.skipped_includes.is_empty() {
         warnings.push(format!(
             "`{}` includes settings djrun cannot read (see `djrun inspect`); djrun's block sets ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS and DEBUG itself, since it runs after them",

@@ -114,7 +114,8 @@ pub fn diff(change: &FileChange, color: bool) -> String {
                 let value = change.value();
                 let line = value.strip_suffix('\n').unwrap_or(value);
                 let line = line.strip_suffix('\r').unwrap_or(line);
-                let text = format!("{sign}{line}");
+                // A token the user's file holds is never shown.
+                let text = format!("{sign}{}", crate::inspect::sources::redact_line(line));
                 if code.is_empty() {
                     out.push_str(&text);
                     out.push('\n');

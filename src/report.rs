@@ -24,6 +24,10 @@ struct Derived<'a> {
     /// Dependency groups and extras outside the production set that hold the server, which
     /// the image installs too (`group prod`, `extra server`).
     server_sets: Vec<String>,
+    /// Dependencies fetched from version control, each with why the build cannot reach it.
+    vcs_requirements: &'a [crate::inspect::sources::VcsRequirement],
+    /// Dependencies installed from paths inside the project, after their code is copied.
+    local_requirements: &'a [crate::inspect::sources::LocalRequirement],
 }
 
 #[derive(Serialize)]
@@ -100,6 +104,8 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
             .iter()
             .map(|s| format!("{} {}", s.kind, s.name))
             .collect(),
+        vcs_requirements: &facts.deps.sources.vcs,
+        local_requirements: &facts.deps.sources.local,
         defaults: Defaults {
             database: DatabaseKind::suggested(facts).as_str(),
             unsupported_engine: unsupported_engine(facts),
@@ -236,6 +242,48 @@ pub fn human(facts: &ProjectFacts) -> String {
             "server from",
             format!("{} (the image installs it)", d.server_sets.join(", ")),
         ));
+    }
+    if !d.vcs_requirements.is_empty() {
+        let list: Vec<String> = d
+            .vcs_requirements
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({} line {}{})",
+                    v.name.as_deref().unwrap_or(&v.url),
+                    v.file,
+                    v.line,
+                    v.private
+                        .map(|p| format!(", private: {p}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        rows.push(("from git", list.join(", ")));
+    }
+    if !d.local_requirements.is_empty() {
+        let list: Vec<String> = d
+            .local_requirements
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ({} line {}{})",
+                    if l.path == "." {
+                        "the project folder"
+                    } else {
+                        &l.path
+                    },
+                    l.file,
+                    l.line,
+                    if l.archive {
+                        ", installed with the dependencies"
+                    } else {
+                        ", installed after its code is copied"
+                    }
+                )
+            })
+            .collect();
+        rows.push(("local", list.join(", ")));
     }
     rows.push(("capacity", d.capacity.arithmetic.clone()));
     rows.push((

@@ -765,3 +765,177 @@ fn saving_choices_in_pyproject_does_not_make_the_lock_stale() {
         .assert()
         .code(0);
 }
+
+#[test]
+fn init_warns_of_each_private_repository_by_file_and_line_and_never_shows_a_token() {
+    let (tmp, dir) = common::copy_fixture("pip-git-requirements");
+    let token = "glpat-example-not-a-token";
+    let requirements_before = read(&dir.join("requirements.txt"));
+    assert!(
+        requirements_before.contains(token),
+        "the fixture holds the token"
+    );
+    let out = common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: `requirements.txt` line"))
+        .collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    for (line, name, why) in [
+        (6, "ledger-core", "over SSH"),
+        (8, "house-style", "`${GITHUB_TOKEN}`"),
+        (10, "pricing", "revoke it"),
+    ] {
+        let w = warnings
+            .iter()
+            .find(|w| w.contains(&format!("line {line} installs `{name}`")))
+            .unwrap_or_else(|| panic!("no warning for line {line}: {stderr}"));
+        assert!(w.contains(why), "{w}");
+        assert!(
+            w.contains("Artifact Registry") && w.contains("./wheels/"),
+            "{w}"
+        );
+    }
+    // The public repository is fetched with git: no warning.
+    assert!(!stderr.contains("django-tagging-lite"), "{stderr}");
+    assert!(!stderr.contains(token) && !stdout.contains(token));
+    // No file djrun wrote holds it; the requirements file keeps the user's bytes, with a line
+    // appended.
+    for (path, bytes) in common::tree(&dir) {
+        if path != "requirements.txt" {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(token),
+                "{path} holds the token"
+            );
+        }
+    }
+    assert!(read(&dir.join("requirements.txt")).starts_with(&requirements_before));
+    // Nor does `inspect`, in either form, or the diff of `--check`.
+    for args in [vec!["inspect"], vec!["inspect", "--json"]] {
+        common::djrun(&gcloud_dir(&tmp))
+            .args(&args)
+            .arg(&dir)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(token).not())
+            .stdout(predicate::str::contains("requirements.txt` line 10"));
+    }
+    std::fs::write(dir.join("requirements.txt"), &requirements_before).unwrap();
+    common::init_check(&gcloud_dir(&tmp), &dir)
+        .code(1)
+        .stdout(predicate::str::contains(
+            "git+https://***:***@gitlab.example.com",
+        ))
+        .stdout(predicate::str::contains(token).not())
+        .stderr(predicate::str::contains(token).not());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_local_package_that_links_out_of_the_project_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("site");
+    common::copy_dir(&common::fixture("pip-editable-pkg"), &dir);
+    std::fs::create_dir_all(tmp.path().join("elsewhere/pkg")).unwrap();
+    std::fs::create_dir_all(dir.join("vendor")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("elsewhere/pkg"), dir.join("vendor/pkg")).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "django\n-e ./vendor/pkg\n").unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`requirements.txt` line 2 installs `vendor/pkg`, outside the folder the image is built from",
+        ))
+        .stderr(predicate::str::contains(
+            "hint: replace the link `vendor/pkg`",
+        ));
+    assert_eq!(common::tree(&dir), before);
+}
+
+/// A project whose requirements the image build cannot install: refused with the file and
+/// line, exit 2, nothing written.
+fn refused(files: &[(&str, &str)], message: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("site");
+    common::copy_dir(&common::fixture("pip-editable-pkg"), &dir);
+    std::fs::remove_file(dir.join("requirements.txt")).unwrap();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(message))
+        .stderr(predicate::str::contains("hint:"))
+        .stderr(predicate::str::contains("panicked").not());
+    assert_eq!(common::tree(&dir), before, "nothing changed on disk");
+}
+
+#[test]
+fn local_requirements_no_image_can_build_are_refused_by_file_and_line() {
+    refused(
+        &[("requirements.txt", "django\n-e ../shared/billing\n")],
+        "`requirements.txt` line 2 installs `../shared/billing`, outside the folder the image is built from",
+    );
+    refused(
+        &[("requirements.txt", "django\n\n./packages/missing\n")],
+        "`requirements.txt` line 3 installs `packages/missing`, which is not in `.`",
+    );
+    refused(
+        &[("requirements.txt", "django\x0c-e ./packages/invoicing\n")],
+        "`requirements.txt` breaks lines with characters other than newlines",
+    );
+    refused(
+        &[
+            ("requirements.txt", ""),
+            (
+                "pyproject.toml",
+                "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango = \"^5.2\"\ninvoicing = { path = \"packages/invoicing\", develop = true }\n",
+            ),
+            ("poetry.lock", ""),
+        ],
+        "`pyproject.toml` line 4 installs `packages/invoicing` from a path: djrun's image for poetry cannot install local packages yet",
+    );
+    // Nothing from a dependency file reaches the Dockerfile unchecked: a path that would
+    // start a line of its own, extras that would run a command.
+    refused(
+        &[(
+            "pyproject.toml",
+            "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"django\", \"evil\"]\n\n[tool.uv.sources]\nevil = { path = \"packages/x\\nRUN curl example.com\" }\n",
+        )],
+        "`pyproject.toml` line 7 installs `packages/x\\nRUN curl example.com`: djrun writes only paths",
+    );
+    refused(
+        &[(
+            "requirements.txt",
+            "django\n-e ./packages/invoicing[pdf$(id)]\n",
+        )],
+        "`requirements.txt` line 2 installs `packages/invoicing`: djrun writes only paths",
+    );
+    refused(
+        &[(
+            "requirements.txt",
+            "django\n-e ./packages/invoicing[pdf;id]\n",
+        )],
+        "`requirements.txt` line 2 installs `packages/invoicing[pdf`: djrun writes only paths",
+    );
+}

@@ -60,3 +60,35 @@ fn the_human_summary_names_each_fact_and_its_source() {
         "{text}"
     );
 }
+
+#[test]
+fn the_human_summary_names_git_and_local_requirements_by_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = common::djrun(&tmp.path().join("gcloud"))
+            .arg("inspect")
+            .arg(common::fixture(name))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let text = run("pip-git-requirements");
+    assert!(text.contains("     from git  django-tagging-lite (requirements.txt line 4), ledger-core (requirements.txt line 6, private: ssh), house-style (requirements.txt line 8, private: variable), pricing (requirements.txt line 10, private: credentials)\n"), "{text}");
+    assert_eq!(
+        text.matches("         hint  dependencies: `requirements.txt` line ")
+            .count(),
+        3,
+        "{text}"
+    );
+    assert!(!text.contains("glpat-example-not-a-token"), "{text}");
+    let text = run("pip-editable-root");
+    assert!(
+        text.contains("        local  the project folder (requirements.txt line 2, installed after its code is copied)\n"),
+        "{text}"
+    );
+    let text = run("pip-path-packages");
+    assert!(text.contains("        local  packages/reports (requirements/base.txt line 2, installed after its code is copied), packages/audit (requirements/base.txt line 4, installed after its code is copied), wheels/depot_colors-1.0.0-py3-none-any.whl (requirements/base.txt line 6, installed with the dependencies)\n"), "{text}");
+}

@@ -116,6 +116,12 @@ snapshot_tests! {
     src_layout => "src-layout",
     poetry_server_group => "poetry-server-group",
     poetry_py38 => "poetry-py38",
+    pip_git_requirements => "pip-git-requirements",
+    pip_editable_pkg => "pip-editable-pkg",
+    pip_editable_root => "pip-editable-root",
+    pip_path_packages => "pip-path-packages",
+    uv_workspace => "uv-workspace",
+    uv_path_source => "uv-path-source",
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use super::layout::under as shown;
 use super::read_text;
+use super::sources::{self, LocalRequirement, Target, VcsRequirement};
 use crate::patch::requirements::{normalize_name, IncludeKind, Requirements};
 use crate::text::parse_toml;
 use crate::{Error, Result};
@@ -92,6 +93,222 @@ pub struct Deps {
     /// Dependency groups (PEP 735) and optional extras outside the production set that hold
     /// the project's WSGI/ASGI server, which the image installs too.
     pub server_sets: Vec<ServerSet>,
+    /// Requirements from version control and from local paths.
+    pub sources: Sources,
+}
+
+/// Requirements that do not come from a package index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// From version control.
+    pub vcs: Vec<VcsRequirement>,
+    /// From paths inside the project folder.
+    pub local: Vec<LocalRequirement>,
+    /// Paths outside the build context, which the image build cannot see: (file, line,
+    /// path as written).
+    pub outside: Vec<(String, usize, String)>,
+    /// Folders inside the project that pip's `--find-links` reads.
+    pub find_links: Vec<String>,
+    /// Files of local packages the first install reads, project-relative (their
+    /// `pyproject.toml` for uv, which checks the lock against them).
+    pub manifests: Vec<String>,
+}
+
+impl Sources {
+    /// Take in a URL or path one of the dependency files gives.
+    fn add(
+        &mut self,
+        file: &str,
+        lines: (usize, usize),
+        target: &str,
+        name: Option<String>,
+        editable: bool,
+    ) {
+        self.add_with_extras(file, lines, target, name, editable, "");
+    }
+
+    /// [`Sources::add`], for a path that asks for extras (`./pkg[dev]`).
+    fn add_with_extras(
+        &mut self,
+        file: &str,
+        lines: (usize, usize),
+        target: &str,
+        name: Option<String>,
+        editable: bool,
+        extras: &str,
+    ) {
+        match sources::classify(target) {
+            Target::Vcs => {
+                if !self.vcs.iter().any(|v| v.name.is_some() && v.name == name) {
+                    self.vcs.push(VcsRequirement {
+                        file: file.to_string(),
+                        line: lines.0,
+                        name,
+                        url: sources::redact(target),
+                        private: sources::private(target),
+                    });
+                }
+            }
+            Target::Local(path) => self.local.push(LocalRequirement {
+                file: file.to_string(),
+                line: lines.0,
+                archive: sources::is_archive(&path),
+                path,
+                editable,
+                last_line: lines.1,
+                extras: extras.to_string(),
+            }),
+            Target::Outside => self
+                .outside
+                .push((file.to_string(), lines.0, target.to_string())),
+            Target::Other => {}
+        }
+    }
+}
+
+/// Whether a pyproject.toml states its project's dependencies itself (`[project]`, nothing
+/// dynamic but the version), so uv reads them without building the package.
+fn static_metadata(text: &str) -> bool {
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return false;
+    };
+    let Some(project) = doc.get("project").and_then(Item::as_table_like) else {
+        return false;
+    };
+    project
+        .get("dynamic")
+        .and_then(Item::as_array)
+        .is_none_or(|d| d.iter().all(|v| v.as_str() == Some("version")))
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Where a TOML dependency file's entries stand: its text parsed keeping spans.
+struct Spanned<'a> {
+    text: &'a str,
+    doc: Option<toml_edit::Document<&'a str>>,
+}
+
+impl<'a> Spanned<'a> {
+    fn new(text: &'a str) -> Spanned<'a> {
+        Spanned {
+            text,
+            doc: toml_edit::Document::parse(text).ok(),
+        }
+    }
+
+    fn get(&self, path: &[&str]) -> Option<&Item> {
+        let mut item = self.doc.as_ref()?.as_item();
+        for key in path {
+            item = item.get(key)?;
+        }
+        Some(item)
+    }
+
+    fn line(&self, span: Option<std::ops::Range<usize>>) -> usize {
+        span.map_or(1, |s| line_of(self.text, s.start))
+    }
+}
+
+/// The URLs and paths of PEP 508 strings (`name @ git+https://...`, `name @ file:...`) in an
+/// array of a TOML file.
+fn pep508_sources(spanned: &Spanned, path: &[&str], file: &str, out: &mut Sources) {
+    let Some(list) = spanned.get(path).and_then(Item::as_array) else {
+        return;
+    };
+    for value in list.iter() {
+        let Some(spec) = value.as_str() else { continue };
+        let parsed = Requirements::parse(file, spec);
+        let line = spanned.line(value.span());
+        for located in parsed.located() {
+            out.add(
+                file,
+                (line, line),
+                &located.target,
+                located.name.clone(),
+                false,
+            );
+        }
+    }
+}
+
+/// `name = { git = "..." }` and `name = { path = "..." }` entries of a TOML dependency table
+/// (Poetry's, the Pipfile's, `[tool.uv.sources]`).
+fn table_sources(spanned: &Spanned, path: &[&str], file: &str, out: &mut Sources) {
+    let Some(table) = spanned.get(path).and_then(Item::as_table_like) else {
+        return;
+    };
+    for (name, value) in table.iter() {
+        let line = spanned.line(table.key(name).and_then(|k| k.span()));
+        let editable = value
+            .get("editable")
+            .or_else(|| value.get("develop"))
+            .and_then(Item::as_bool)
+            .unwrap_or(false);
+        let name = Some(normalize_name(name));
+        if let Some(git) = value.get("git").and_then(Item::as_str) {
+            let url = if git.starts_with("git+") || sources::classify(git) == Target::Vcs {
+                git.to_string()
+            } else {
+                format!("git+{git}")
+            };
+            out.add(file, (line, line), &url, name, false);
+        } else if let Some(p) = value.get("path").and_then(Item::as_str) {
+            out.add(file, (line, line), p, name, editable);
+        }
+    }
+}
+
+/// uv: git sources and local packages as uv.lock records them (`source = { git = ... }`,
+/// `{ editable = ... }`, `{ directory = ... }`, `{ path = ... }`), each at the line of
+/// `[tool.uv.sources]` that asks for it when there is one, else at the lock's.
+fn uv_lock_sources(
+    lock: &Spanned,
+    lock_file: &str,
+    pyproject: &Spanned,
+    pyproject_file: &str,
+    out: &mut Sources,
+) {
+    let Some(packages) = lock.get(&["package"]).and_then(Item::as_array_of_tables) else {
+        return;
+    };
+    let declared = pyproject
+        .get(&["tool", "uv", "sources"])
+        .and_then(Item::as_table_like);
+    for package in packages.iter() {
+        let (Some(name), Some(source)) = (
+            package.get("name").and_then(Item::as_str),
+            package.get("source"),
+        ) else {
+            continue;
+        };
+        let n = normalize_name(name);
+        let at = declared
+            .and_then(|t| {
+                t.iter()
+                    .find(|(k, _)| normalize_name(k) == n)
+                    .map(|(k, _)| k.to_string())
+            })
+            .map(|k| {
+                let line = pyproject.line(declared.and_then(|t| t.key(&k)).and_then(|k| k.span()));
+                (pyproject_file.to_string(), line)
+            })
+            .unwrap_or_else(|| (lock_file.to_string(), lock.line(source.span())));
+        if let Some(git) = source.get("git").and_then(Item::as_str) {
+            out.add(&at.0, (at.1, at.1), &format!("git+{git}"), Some(n), false);
+            continue;
+        }
+        for (key, editable) in [("editable", true), ("directory", false), ("path", false)] {
+            if let Some(p) = source.get(key).and_then(Item::as_str) {
+                if p != "." {
+                    out.add(&at.0, (at.1, at.1), p, Some(n.clone()), editable);
+                }
+            }
+        }
+    }
 }
 
 /// A dependency group or an extra that holds a server (`[dependency-groups] prod =
@@ -292,6 +509,7 @@ impl Deps {
             hash_mode_line: None,
             python_constraints: Vec::new(),
             server_sets: Vec::new(),
+            sources: Sources::default(),
         }
     }
 }
@@ -422,6 +640,17 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
                 server_sets: Vec::new(),
+                sources: {
+                    let mut found = Sources::default();
+                    let spanned = Spanned::new(&text);
+                    table_sources(
+                        &spanned,
+                        &["packages"],
+                        &shown(prefix, "Pipfile"),
+                        &mut found,
+                    );
+                    found
+                },
             }
         }
         Manager::Uv | Manager::Poetry | Manager::Pdm => {
@@ -476,9 +705,76 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
                 server_sets,
+                sources: Sources::default(),
             }
         }
     };
+    if manager != Manager::Pip && manager != Manager::Pipenv {
+        let text = read("pyproject.toml")?;
+        let file = shown(prefix, "pyproject.toml");
+        let spanned = Spanned::new(&text);
+        let found = &mut deps.sources;
+        pep508_sources(&spanned, &["project", "dependencies"], &file, found);
+        match manager {
+            Manager::Poetry => {
+                table_sources(&spanned, &["tool", "poetry", "dependencies"], &file, found)
+            }
+            Manager::Uv => {
+                table_sources(&spanned, &["tool", "uv", "sources"], &file, found);
+                if let Some(lock) = deps.lock.clone() {
+                    let lock_text = read(&lock)?;
+                    let from_lock = {
+                        let mut f = Sources::default();
+                        uv_lock_sources(
+                            &Spanned::new(&lock_text),
+                            &shown(prefix, &lock),
+                            &spanned,
+                            &file,
+                            &mut f,
+                        );
+                        f
+                    };
+                    // The lock is what the image installs: its local packages replace the
+                    // manifest's, its git sources join them.
+                    found.local = from_lock.local;
+                    for v in from_lock.vcs {
+                        if !found
+                            .vcs
+                            .iter()
+                            .any(|f| f.name.is_some() && f.name == v.name)
+                        {
+                            found.vcs.push(v);
+                        }
+                    }
+                    found.outside.extend(from_lock.outside);
+                }
+                // A workspace member or path source's own pyproject.toml is read when the
+                // lock is checked, before its code is copied; a package whose metadata uv
+                // must build (no pyproject.toml, or dependencies set by its build) comes
+                // whole.
+                for local in &found.local {
+                    if local.archive || local.path == "." {
+                        continue;
+                    }
+                    let manifest = format!("{}/pyproject.toml", local.path);
+                    let static_metadata = project.join(&manifest).is_file()
+                        && read(&manifest)
+                            .ok()
+                            .is_some_and(|text| static_metadata(&text));
+                    let needed = if static_metadata {
+                        manifest
+                    } else {
+                        local.path.clone()
+                    };
+                    if !found.manifests.contains(&needed) {
+                        found.manifests.push(needed);
+                    }
+                }
+            }
+            _ => {}
+        }
+        found.outside.dedup();
+    }
     if let Some(lock) = deps.lock.clone() {
         let (names, django) = locked_names(manager, &read(&lock)?, &shown(prefix, &lock))?;
         deps.locked = Some(names);
@@ -673,6 +969,7 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
     let mut packages: Vec<(String, BTreeSet<String>)> = Vec::new();
     let mut django = None;
     let mut hash_mode_line = None;
+    let mut found = Sources::default();
     let mut pending = vec![(entry.clone(), IncludeKind::Requirement)];
     while let Some((rel, kind)) = pending.pop() {
         if files.contains(&rel) || files.len() > 64 {
@@ -692,8 +989,35 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
             if django.is_none() {
                 django = parsed.django_version();
             }
+            let file = shown(prefix, &rel);
+            for located in parsed.located() {
+                found.add_with_extras(
+                    &file,
+                    located.lines,
+                    &located.target,
+                    located.name.clone(),
+                    located.editable,
+                    &located.extras,
+                );
+            }
         }
         let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+        // As pip does, a `--find-links` path is relative to the requirements file when it
+        // exists there, else to the folder pip runs in. One that is not in the project is
+        // skipped by pip too, with a warning: the build goes on without it.
+        for (target, _) in parsed.find_links() {
+            let beside = (!dir.is_empty()).then(|| format!("{dir}/{target}"));
+            let found_dir = [beside.as_deref(), Some(target.as_str())]
+                .into_iter()
+                .flatten()
+                .find_map(|t| match sources::classify(t) {
+                    Target::Local(path) if project.join(&path).is_dir() => Some(path),
+                    _ => None,
+                });
+            if let Some(path) = found_dir.filter(|p| !found.find_links.contains(p)) {
+                found.find_links.push(path);
+            }
+        }
         for include in parsed.includes() {
             let target = if include.target.starts_with('/') || dir.is_empty() {
                 include.target.clone()
@@ -728,6 +1052,7 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
         hash_mode_line,
         python_constraints: Vec::new(),
         server_sets: Vec::new(),
+        sources: found,
     })
 }
 
@@ -799,6 +1124,220 @@ mod tests {
                 },
             ]
         );
+    }
+
+    fn write(dir: &Path, files: &[(&str, &str)]) {
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    #[test]
+    fn requirements_files_give_vcs_and_local_lines_with_their_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "requirements.txt",
+                    "django\n-r requirements/extra.txt\n-e ./pkg\n--find-links ./wheels\n",
+                ),
+                (
+                    "requirements/extra.txt",
+                    "lib @ git+https://github.com/acme/lib.git@v1\n./vendor/x-1.0-py3-none-any.whl\n../outside\n-f ../wheels2\n-e ./pkg[api]\n",
+                ),
+                ("pkg/pyproject.toml", ""),
+                ("wheels/.keep", ""),
+                ("wheels2/.keep", ""),
+            ],
+        );
+        let deps = detect(dir.path(), "site").unwrap();
+        let s = &deps.sources;
+        assert_eq!(s.vcs.len(), 1);
+        assert_eq!(
+            (
+                s.vcs[0].file.as_str(),
+                s.vcs[0].line,
+                s.vcs[0].name.as_deref()
+            ),
+            ("site/requirements/extra.txt", 1, Some("lib"))
+        );
+        assert_eq!(s.vcs[0].private, None);
+        let local: Vec<(&str, usize, &str, bool, bool)> = s
+            .local
+            .iter()
+            .map(|l| {
+                (
+                    l.file.as_str(),
+                    l.line,
+                    l.path.as_str(),
+                    l.editable,
+                    l.archive,
+                )
+            })
+            .collect();
+        assert_eq!(
+            local,
+            vec![
+                ("site/requirements.txt", 3, "pkg", true, false),
+                (
+                    "site/requirements/extra.txt",
+                    2,
+                    "vendor/x-1.0-py3-none-any.whl",
+                    false,
+                    true
+                ),
+                ("site/requirements/extra.txt", 5, "pkg", true, false),
+            ]
+        );
+        assert_eq!(s.local[2].extras, "[api]");
+        assert_eq!(
+            s.outside,
+            vec![(
+                "site/requirements/extra.txt".to_string(),
+                3,
+                "../outside".to_string()
+            )]
+        );
+        // `-f ../wheels2` is relative to its file (requirements/), as pip reads it.
+        assert_eq!(s.find_links, vec!["wheels", "wheels2"]);
+    }
+
+    #[test]
+    fn uv_checks_the_lock_against_local_metadata_or_the_whole_package() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("pyproject.toml", "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\"a\", \"b\", \"c\"]\n"),
+                ("libs/a/pyproject.toml", "[project]\nname = \"a\"\ndynamic = [\"version\"]\n"),
+                ("libs/b/setup.py", "from setuptools import setup\nsetup(name=\"b\")\n"),
+                ("libs/c/pyproject.toml", "[project]\nname = \"c\"\ndynamic = [\"version\", \"dependencies\"]\n"),
+                (
+                    "uv.lock",
+                    "version = 1\n\n[[package]]\nname = \"a\"\nsource = { editable = \"libs/a\" }\n\n[[package]]\nname = \"b\"\nsource = { directory = \"libs/b\" }\n\n[[package]]\nname = \"c\"\nsource = { editable = \"libs/c\" }\n",
+                ),
+            ],
+        );
+        let deps = detect(dir.path(), ".").unwrap();
+        assert_eq!(
+            deps.sources.manifests,
+            vec!["libs/a/pyproject.toml", "libs/b", "libs/c"]
+        );
+        assert!(!static_metadata("not toml ["));
+        assert!(!static_metadata("[tool.x]\n"));
+    }
+
+    #[test]
+    fn toml_dependency_files_give_git_and_path_sources_at_their_lines() {
+        // Poetry: `{ git = ... }`, `{ path = ... }`.
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "pyproject.toml",
+                    "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango = \"^5.2\"\nledger = { git = \"git@github.com:acme/ledger.git\", tag = \"v1\" }\nstyle = { git = \"https://github.com/acme/style.git\" }\nutil = { path = \"libs/util\", develop = true }\n",
+                ),
+                ("poetry.lock", ""),
+            ],
+        );
+        let deps = detect(dir.path(), ".").unwrap();
+        let vcs: Vec<(usize, Option<&str>, Option<&str>, &str)> = deps
+            .sources
+            .vcs
+            .iter()
+            .map(|v| (v.line, v.name.as_deref(), v.private, v.url.as_str()))
+            .collect();
+        assert_eq!(
+            vcs,
+            vec![
+                (
+                    4,
+                    Some("ledger"),
+                    Some("ssh"),
+                    "git@github.com:acme/ledger.git"
+                ),
+                (
+                    5,
+                    Some("style"),
+                    None,
+                    "git+https://github.com/acme/style.git"
+                ),
+            ]
+        );
+        assert_eq!(deps.sources.local.len(), 1);
+        assert_eq!(
+            (
+                deps.sources.local[0].line,
+                deps.sources.local[0].path.as_str(),
+                deps.sources.local[0].editable
+            ),
+            (6, "libs/util", true)
+        );
+
+        // PEP 621 (`name @ url`), `[tool.uv.sources]` and uv.lock.
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "pyproject.toml",
+                    "[project]\nname = \"x\"\nversion = \"1\"\ndependencies = [\n    \"django>=5.2\",\n    \"tags @ git+https://${TOKEN}@github.com/acme/tags.git\",\n    \"core\",\n]\n\n[tool.uv.sources]\ncore = { workspace = true }\n",
+                ),
+                ("packages/core/pyproject.toml", "[project]\nname = \"core\"\n"),
+                (
+                    "uv.lock",
+                    "version = 1\n\n[[package]]\nname = \"core\"\nversion = \"1\"\nsource = { editable = \"packages/core\" }\n\n[[package]]\nname = \"deep\"\nversion = \"1\"\nsource = { git = \"https://github.com/acme/deep?rev=v2#abc\" }\n\n[[package]]\nname = \"x\"\nversion = \"1\"\nsource = { virtual = \".\" }\n",
+                ),
+            ],
+        );
+        let deps = detect(dir.path(), ".").unwrap();
+        let vcs: Vec<(&str, usize, Option<&str>, Option<&str>)> = deps
+            .sources
+            .vcs
+            .iter()
+            .map(|v| (v.file.as_str(), v.line, v.name.as_deref(), v.private))
+            .collect();
+        assert_eq!(
+            vcs,
+            vec![
+                ("pyproject.toml", 6, Some("tags"), Some("variable")),
+                ("uv.lock", 11, Some("deep"), None),
+            ]
+        );
+        let local = &deps.sources.local;
+        assert_eq!(local.len(), 1, "{local:?}");
+        assert_eq!(
+            (
+                local[0].file.as_str(),
+                local[0].line,
+                local[0].path.as_str(),
+                local[0].editable
+            ),
+            ("pyproject.toml", 11, "packages/core", true)
+        );
+        assert_eq!(deps.sources.manifests, vec!["packages/core/pyproject.toml"]);
+
+        // Pipfile.
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[(
+                "Pipfile",
+                "[packages]\ndjango = \"*\"\nlib = { git = \"https://user:pw@example.com/lib.git\", ref = \"main\" }\nlocal = { path = \"./local\", editable = true }\n",
+            )],
+        );
+        let deps = detect(dir.path(), ".").unwrap();
+        assert_eq!(deps.sources.vcs[0].line, 3);
+        assert_eq!(deps.sources.vcs[0].private, Some("credentials"));
+        assert_eq!(
+            deps.sources.vcs[0].url,
+            "git+https://***:***@example.com/lib.git"
+        );
+        assert_eq!(deps.sources.local[0].line, 4);
     }
 
     #[test]

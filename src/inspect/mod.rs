@@ -8,6 +8,7 @@ pub mod media;
 pub mod python_version;
 pub mod settings;
 pub mod settings_module;
+pub mod sources;
 pub mod startup;
 
 use crate::python::PyModule;
@@ -429,6 +430,17 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         }
         Err(e) => return Err(e),
     };
+    for vcs in &deps.sources.vcs {
+        if let Some(message) = sources::private_message(vcs) {
+            hints.push(format!("dependencies: {message}"));
+        }
+    }
+    for (file, line, target) in &deps.sources.outside {
+        hints.push(format!(
+            "dependencies: {}",
+            sources::outside_message(file, *line, target)
+        ));
+    }
     let dependency_manager = if deps.files.is_empty() {
         "unknown".to_string()
     } else {

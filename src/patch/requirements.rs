@@ -40,6 +40,22 @@ pub struct Include {
     pub line: usize,
 }
 
+/// A requirement given by where it is rather than by a name an index serves: a VCS URL, a
+/// path, an archive, a URL, `name @ url`, or any `-e` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The URL or path as written (for `name @ url`, the URL), without markers or extras.
+    pub target: String,
+    /// The normalised project name, where the line gives one (`name @ ...`, `#egg=`).
+    pub name: Option<String>,
+    /// Whether it is an `-e` / `--editable` line.
+    pub editable: bool,
+    /// The extras a path asks for, as written (`[dev]`), or empty.
+    pub extras: String,
+    /// The first and the last physical line (1-based) of the line, continuations included.
+    pub lines: (usize, usize),
+}
+
 /// A parsed view of one requirements file (only what djrun needs).
 #[derive(Debug, Clone)]
 pub struct Requirements {
@@ -55,6 +71,10 @@ pub struct Requirements {
     hash_mode: Option<HashOption>,
     /// The Django version as "X.Y", from the first Django line that pins or bounds it.
     django: Option<String>,
+    /// Requirements given by location, in file order.
+    located: Vec<Located>,
+    /// `--find-links` / `-f` values, with their lines.
+    find_links: Vec<(String, usize)>,
 }
 
 /// Where hash-checking mode is switched on, and by which option.
@@ -85,6 +105,8 @@ impl Requirements {
             includes: Vec::new(),
             hash_mode: None,
             django: None,
+            located: Vec::new(),
+            find_links: Vec::new(),
         };
         let body = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut joined = String::new();
@@ -189,6 +211,17 @@ impl Requirements {
         self.django.clone()
     }
 
+    /// Requirements given by location (URLs, VCS URLs, paths, `name @ url`, `-e`), in file
+    /// order.
+    pub fn located(&self) -> &[Located] {
+        &self.located
+    }
+
+    /// The values of `--find-links` / `-f` options, with their 1-based lines.
+    pub fn find_links(&self) -> &[(String, usize)] {
+        &self.find_links
+    }
+
     /// Take in one logical line: joined, not yet comment-stripped. `segments` maps byte
     /// offsets in `line` to physical line numbers.
     fn logical_line(&mut self, line: &str, segments: &[Segment]) {
@@ -220,14 +253,33 @@ impl Requirements {
             });
         }
 
+        let lines = (
+            segments.first().map_or(0, |s| s.line),
+            segments.last().map_or(0, |s| s.line),
+        );
+        if let Some((value, offset)) = &facts.find_links {
+            self.find_links.push((
+                value.clone(),
+                line_at(segments, base + options_offset + offset),
+            ));
+        }
         if !args.is_empty() {
-            self.requirement(args);
+            self.requirement(args, lines);
             return;
         }
         if let Some(editable) = &facts.editable {
-            if let Some(name) = egg_name(editable) {
-                self.names.insert(normalize_name(name));
+            let name = egg_name(editable).map(normalize_name);
+            if let Some(name) = &name {
+                self.names.insert(name.clone());
             }
+            let (target, extras) = split_extras(location_part(editable));
+            self.located.push(Located {
+                target: target.to_string(),
+                name,
+                editable: true,
+                extras: extras.to_string(),
+                lines,
+            });
         }
         let include = match (facts.requirement, facts.constraint) {
             (Some(found), _) => Some((IncludeKind::Requirement, found)),
@@ -244,10 +296,19 @@ impl Requirements {
     }
 
     /// Take in the requirement part of a line.
-    fn requirement(&mut self, args: &str) {
+    fn requirement(&mut self, args: &str, lines: (usize, usize)) {
         match requirement_name(args) {
             Some((name, rest)) => {
                 let name = normalize_name(name);
+                if let Some(url) = direct_url(rest) {
+                    self.located.push(Located {
+                        target: url.to_string(),
+                        name: Some(name.clone()),
+                        editable: false,
+                        extras: String::new(),
+                        lines,
+                    });
+                }
                 if self.django.is_none() && name == "django" {
                     self.django = django_version_of(rest);
                 }
@@ -265,11 +326,51 @@ impl Requirements {
                 self.names.insert(name);
             }
             None => {
-                if let Some(name) = egg_name(args) {
-                    self.names.insert(normalize_name(name));
+                let name = egg_name(args).map(normalize_name);
+                if let Some(name) = &name {
+                    self.names.insert(name.clone());
                 }
+                let (target, extras) = split_extras(location_part(args));
+                self.located.push(Located {
+                    target: target.to_string(),
+                    name,
+                    editable: false,
+                    extras: extras.to_string(),
+                    lines,
+                });
             }
         }
+    }
+}
+
+/// The URL of a `name @ url` requirement, from the text after the name (extras allowed).
+fn direct_url(rest: &str) -> Option<&str> {
+    let mut s = rest.trim_start_matches(is_py_space);
+    if let Some(after) = s.strip_prefix('[') {
+        s = after[after.find(']')? + 1..].trim_start_matches(is_py_space);
+    }
+    let url = s.strip_prefix('@')?.trim_start_matches(is_py_space);
+    // As in PEP 508, markers follow a URL after whitespace.
+    let end = url.find(|c: char| is_py_space(c)).unwrap_or(url.len());
+    Some(&url[..end]).filter(|u| !u.is_empty())
+}
+
+/// A URL or path line without its markers: pip splits a URL at `; ` and a path at `;`.
+fn location_part(args: &str) -> &str {
+    let args = args.trim_matches(is_py_space);
+    let end = if args.contains("://") || args.starts_with("file:") {
+        args.find("; ").or_else(|| args.find(" ;"))
+    } else {
+        args.find(';')
+    };
+    args[..end.unwrap_or(args.len())].trim_matches(is_py_space)
+}
+
+/// A path and its trailing `[extras]` (`./pkg[dev]` -> `./pkg`, `[dev]`).
+fn split_extras(target: &str) -> (&str, &str) {
+    match (target.strip_suffix(']'), target.rfind('[')) {
+        (Some(_), Some(open)) if open > 0 && !target.contains("://") => target.split_at(open),
+        _ => (target, ""),
     }
 }
 
@@ -617,6 +718,7 @@ enum Opt {
     Editable,
     Hash,
     RequireHashes,
+    FindLinks,
     Other,
 }
 
@@ -628,7 +730,7 @@ const LONG_OPTIONS: &[(&str, Opt, bool)] = &[
     ("constraint", Opt::Constraint, true),
     ("requirement", Opt::Requirement, true),
     ("editable", Opt::Editable, true),
-    ("find-links", Opt::Other, true),
+    ("find-links", Opt::FindLinks, true),
     ("no-binary", Opt::Other, true),
     ("only-binary", Opt::Other, true),
     ("prefer-binary", Opt::Other, false),
@@ -647,7 +749,7 @@ const SHORT_OPTIONS: &[(char, Opt)] = &[
     ('c', Opt::Constraint),
     ('r', Opt::Requirement),
     ('e', Opt::Editable),
-    ('f', Opt::Other),
+    ('f', Opt::FindLinks),
     ('C', Opt::Other),
 ];
 
@@ -676,6 +778,7 @@ struct OptionFacts {
     editable: Option<String>,
     hash: Option<usize>,
     require_hashes: Option<usize>,
+    find_links: Option<(String, usize)>,
 }
 
 /// Read the option part of a line as optparse would, keeping the first of each option
@@ -728,6 +831,9 @@ fn parse_options(options: &str) -> OptionFacts {
                 facts.constraint = value.map(|v| (v, token.start));
             }
             Opt::Editable if facts.editable.is_none() => facts.editable = value,
+            Opt::FindLinks if facts.find_links.is_none() => {
+                facts.find_links = value.map(|v| (v, token.start));
+            }
             Opt::Hash if facts.hash.is_none() => facts.hash = Some(token.start),
             Opt::RequireHashes if facts.require_hashes.is_none() => {
                 facts.require_hashes = Some(token.start);
@@ -1091,6 +1197,42 @@ mod tests {
         ] {
             assert_eq!(parse(text).has("gunicorn"), present, "{text:?}");
         }
+    }
+
+    #[test]
+    fn located_lines_keep_their_target_name_and_lines() {
+        let req = parse(
+            "django\n-e ./pkg[dev]\n./other \\\n    ; python_version > \"3.8\"\nlib @ git+https://x/lib.git@v1 ; python_version > \"3.8\"\ngit+ssh://git@x/y.git#egg=Y_Lib\nfile:vendor/a\n--find-links=./wheels\n-f dist\n",
+        );
+        type Row<'a> = (&'a str, Option<&'a str>, bool, (usize, usize));
+        let got: Vec<Row> = req
+            .located()
+            .iter()
+            .map(|l| (l.target.as_str(), l.name.as_deref(), l.editable, l.lines))
+            .collect();
+        assert_eq!(req.located()[0].extras, "[dev]");
+        assert_eq!(req.located()[1].extras, "");
+        assert_eq!(
+            got,
+            vec![
+                ("./pkg", None, true, (2, 2)),
+                ("./other", None, false, (3, 4)),
+                ("git+https://x/lib.git@v1", Some("lib"), false, (5, 5)),
+                (
+                    "git+ssh://git@x/y.git#egg=Y_Lib",
+                    Some("y-lib"),
+                    false,
+                    (6, 6)
+                ),
+                ("file:vendor/a", None, false, (7, 7)),
+            ]
+        );
+        assert_eq!(
+            req.find_links(),
+            &[("./wheels".to_string(), 8), ("dist".to_string(), 9)]
+        );
+        // A name from an index is not located; a commented line is nothing.
+        assert!(parse("django>=5\n# -e ./pkg\n").located().is_empty());
     }
 
     #[test]
