@@ -153,8 +153,12 @@ struct DockerfileContext<'a> {
     tools: Tools,
     dependency_files: Vec<String>,
     requirements: String,
+    /// Headers the full image lacks, and why.
     build_packages: Vec<&'static str>,
+    build_reasons: Vec<&'static str>,
+    /// Libraries loaded by name, which the build's ldd cannot find, and why.
     runtime_packages: Vec<&'static str>,
+    runtime_reasons: Vec<&'static str>,
     collectstatic: bool,
     build_env: String,
     command: String,
@@ -656,56 +660,50 @@ pub fn server_flags(deps: &crate::inspect::deps::Deps) -> Vec<String> {
     }
 }
 
-/// System packages the dependencies need: (to build them, to run them).
-pub fn native_packages(facts: &ProjectFacts) -> (Vec<&'static str>, Vec<&'static str>) {
+/// The Debian packages the image installs for native dependencies beyond what it finds by
+/// itself. The build stage starts from the full python image, which has the compilers and the
+/// common headers, and the libraries that compiled modules link against are found in the build
+/// (ldd over /venv) and installed in the final stage; what is left are the headers the full
+/// image lacks and the libraries that are loaded by name (ctypes), which no linker records.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct NativePackages {
+    /// For the build stage, sorted.
+    pub build: Vec<&'static str>,
+    /// Why each build package is there, one sentence a dependency.
+    pub build_reasons: Vec<&'static str>,
+    /// For the final stage, sorted.
+    pub runtime: Vec<&'static str>,
+    /// Why each runtime package is there, one sentence a dependency.
+    pub runtime_reasons: Vec<&'static str>,
+}
+
+/// System packages the dependencies need beyond the full image and the linked libraries.
+pub fn native_packages(facts: &ProjectFacts) -> NativePackages {
     let deps = &facts.deps;
-    let mut build: Vec<&'static str> = Vec::new();
-    let mut runtime: Vec<&'static str> = Vec::new();
-    let mut add = |b: &[&'static str], r: &[&'static str]| {
-        for p in b {
-            if !build.contains(p) {
-                build.push(p);
-            }
-        }
-        for p in r {
-            if !runtime.contains(p) {
-                runtime.push(p);
-            }
-        }
-    };
-    if deps.has("psycopg2") {
-        add(&["gcc", "libc6-dev", "libpq-dev"], &["libpq5"]);
+    let mut out = NativePackages::default();
+    if deps.has("python-ldap") {
+        out.build.extend(["libldap2-dev", "libsasl2-dev"]);
+        out.build_reasons.push(
+            "python-ldap compiles against OpenLDAP's and Cyrus SASL's headers, which the full image lacks.",
+        );
     }
     if let Some(extras) = deps.extras("psycopg") {
-        if extras.contains("c") {
-            add(&["gcc", "libc6-dev", "libpq-dev"], &["libpq5"]);
-        } else if !extras.contains("binary") {
-            add(&[], &["libpq5"]);
+        if !extras.contains("binary") && !extras.contains("c") {
+            out.runtime.push("libpq5");
+            out.runtime_reasons
+                .push("psycopg without its binary or C part loads libpq by name (ctypes).");
         }
     }
-    if deps.has("mysqlclient") {
-        add(
-            &[
-                "gcc",
-                "libc6-dev",
-                "pkg-config",
-                "default-libmysqlclient-dev",
-            ],
-            &["libmariadb3"],
-        );
-    }
-    if deps.has("python-ldap") {
-        add(
-            &["gcc", "libc6-dev", "libldap2-dev", "libsasl2-dev"],
-            &["libldap2", "libsasl2-2"],
-        );
-    }
     if facts.settings.gis {
-        add(&[], &["gdal-bin"]);
+        out.runtime.push("gdal-bin");
+        out.runtime_reasons
+            .push("GeoDjango loads GDAL and GEOS by name (ctypes); gdal-bin brings both.");
     }
-    build.sort_unstable();
-    runtime.sort_unstable();
-    (build, runtime)
+    out.build.sort_unstable();
+    out.build.dedup();
+    out.runtime.sort_unstable();
+    out.runtime.dedup();
+    out
 }
 
 /// `mysite.wsgi.application` -> `mysite.wsgi:application`.
@@ -870,7 +868,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
     for w in &wanted_for_data {
         facts_with_added.deps.add_package(w.project(), &w.extras());
     }
-    let (build_packages, runtime_packages) = native_packages(&facts_with_added);
+    let native = native_packages(&facts_with_added);
     let deps = &facts.deps;
     let local = local_plan(facts)?;
 
@@ -886,8 +884,10 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             tools: TOOLS,
             dependency_files: deps.files.clone(),
             requirements: deps.manifest.clone(),
-            build_packages,
-            runtime_packages,
+            build_packages: native.build,
+            build_reasons: native.build_reasons,
+            runtime_packages: native.runtime,
+            runtime_reasons: native.runtime_reasons,
             collectstatic: statics.collectstatic,
             build_env: build_env(facts, deployment),
             command: server.command(),
@@ -1180,6 +1180,47 @@ mod tests {
         assert_eq!(flags(&deps), "--prod");
         deps.manager = Manager::Poetry;
         assert_eq!(flags(&deps), "--only main");
+    }
+
+    /// mysite's facts with `packages` (name, extras) added to its dependencies.
+    fn mysite_with(packages: &[(&str, &[&str])]) -> ProjectFacts {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mysite");
+        let mut facts = crate::inspect::inspect(&root).unwrap();
+        for (name, extras) in packages {
+            facts.deps.add_package(name, extras);
+        }
+        facts
+    }
+
+    #[test]
+    fn native_packages_are_only_what_the_full_image_and_ldd_cannot_give() {
+        // Headers and compilers for these are in the full image; the libraries they link
+        // are found in the build.
+        let compiled: &[(&str, &[&str])] = &[
+            ("psycopg2", &[]),
+            ("mysqlclient", &[]),
+            ("psycopg", &["c"]),
+            ("uwsgi", &[]),
+        ];
+        assert_eq!(
+            native_packages(&mysite_with(compiled)),
+            NativePackages::default()
+        );
+        assert_eq!(
+            native_packages(&mysite_with(&[("psycopg", &["binary"])])),
+            NativePackages::default()
+        );
+        let ldap = native_packages(&mysite_with(&[("python-ldap", &[])]));
+        assert_eq!(ldap.build, ["libldap2-dev", "libsasl2-dev"]);
+        assert_eq!(ldap.build_reasons.len(), 1);
+        assert!(ldap.runtime.is_empty());
+        // Pure-Python psycopg loads libpq by name; GeoDjango loads GDAL and GEOS.
+        let mut facts = mysite_with(&[("psycopg", &[])]);
+        facts.settings.gis = true;
+        let by_name = native_packages(&facts);
+        assert!(by_name.build.is_empty());
+        assert_eq!(by_name.runtime, ["gdal-bin", "libpq5"]);
+        assert_eq!(by_name.runtime_reasons.len(), 2);
     }
 
     #[test]

@@ -15,7 +15,9 @@ struct Derived<'a> {
     server: Option<ServerReport>,
     /// Settings the project already reads from the environment, and variables it requires.
     environment: Environment<'a>,
-    /// Debian packages the image needs for native dependencies.
+    /// Debian packages the image installs for native dependencies beyond the full python
+    /// image (build) and the libraries the compiled modules link against, which the build
+    /// finds itself: headers the full image lacks, libraries loaded by name (run).
     system_packages: SystemPackages,
     /// What `djrun init` chooses for the database and uploads unless told otherwise.
     defaults: Defaults<'a>,
@@ -69,7 +71,7 @@ struct SystemPackages {
 
 fn derived(facts: &ProjectFacts) -> Derived<'_> {
     let s = &facts.settings;
-    let (build, runtime) = native_packages(facts);
+    let native = native_packages(facts);
     Derived {
         facts,
         server: Server::choose(facts).ok().map(|server| match server {
@@ -88,7 +90,10 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
             secret_key: s.secret_key_env.as_deref(),
             required: s.build_values.iter().map(|(n, _)| n.as_str()).collect(),
         },
-        system_packages: SystemPackages { build, runtime },
+        system_packages: SystemPackages {
+            build: native.build,
+            runtime: native.runtime,
+        },
         capacity: {
             let kind = Some(DatabaseKind::suggested(facts)).filter(|k| k.has_url());
             let c = crate::deployment::Capacity::new(kind, &Default::default());
@@ -345,7 +350,7 @@ pub fn human(facts: &ProjectFacts) -> String {
         rows.push((
             "system libs",
             format!(
-                "build: {}; run: {}",
+                "build: {}; run: {} (besides what compiled modules link, which the build finds)",
                 or_dash(&d.system_packages.build),
                 or_dash(&d.system_packages.runtime)
             ),

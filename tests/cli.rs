@@ -578,7 +578,7 @@ fn a_python_older_than_poetry_runs_on_gets_the_lock_exported_on_a_current_one() 
         vec![
             "FROM python:3.8-slim AS project-python",
             "FROM python:3.13-slim AS export",
-            "FROM python:3.8-slim AS build",
+            "FROM python:3.8 AS build",
             "FROM python:3.8-slim",
         ],
         "{dockerfile}"
@@ -627,7 +627,7 @@ fn pipenv_on_an_old_python_exports_in_a_stage_of_its_own() {
     let export = dockerfile
         .find("FROM python:3.13-slim AS export\n")
         .unwrap();
-    let build = dockerfile.find("FROM python:3.9-slim AS build\n").unwrap();
+    let build = dockerfile.find("FROM python:3.9 AS build\n").unwrap();
     assert!(export < build, "{dockerfile}");
     assert!(dockerfile[export..build].contains(
         "RUN pipenv verify \\\n    && pipenv requirements --hash > /tmp/requirements.txt\n"

@@ -90,7 +90,7 @@ fn a_project_that_reads_its_database_url_keeps_its_own_parser() {
 }
 
 #[test]
-fn mysql_gets_mysqlclient_its_libraries_and_a_bucket_for_uploads() {
+fn mysql_gets_mysqlclient_built_in_the_full_image_and_a_bucket_for_uploads() {
     let (tmp, dir) = common::copy_fixture("mysql-shop");
     init(&dir, tmp.path(), &[]).success().stderr(
         predicate::str::contains("--database-version=MYSQL_8_4").and(predicate::str::contains(
@@ -100,9 +100,23 @@ fn mysql_gets_mysqlclient_its_libraries_and_a_bucket_for_uploads() {
     let requirements = read(&dir.join("requirements.txt"));
     assert!(requirements.contains("mysqlclient>=2.2"));
     assert!(requirements.contains("django-storages[google]>=1.14"));
+    // mysqlclient has no wheel for Linux: it compiles in the full image, which has its
+    // headers, so the build stage installs none; the final stage installs the libmariadb the
+    // build found it linked against.
     let dockerfile = read(&dir.join("Dockerfile"));
-    assert!(dockerfile.contains("default-libmysqlclient-dev"));
-    assert!(dockerfile.contains("libmariadb3"));
+    assert!(
+        dockerfile.contains("FROM python:3.14 AS build\n"),
+        "{dockerfile}"
+    );
+    assert!(
+        !dockerfile
+            .contains("apt-get install -y --no-install-recommends default-libmysqlclient-dev"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("COPY --from=build /runtime-packages.txt /tmp/runtime-packages.txt\n"),
+        "{dockerfile}"
+    );
     assert!(dockerfile.contains("GS_BUCKET_NAME=build-only"));
     let cloudbuild = read(&dir.join("cloudbuild.yaml"));
     assert!(cloudbuild.contains("GS_BUCKET_NAME=demo-project-123-mysql-shop-media"));

@@ -2,7 +2,7 @@
 //! it wrote, run that image the way the generated cloudbuild.yaml deploys it, and talk HTTP to it.
 //!
 //! ```sh
-//! bash tests/e2e/setup.sh          # once per machine: buildah, a python:3.13-slim stand-in, tools
+//! bash tests/e2e/setup.sh          # once per machine: buildah, python:3.13(-slim) stand-ins, tools
 //! cargo test --test e2e -- --ignored --test-threads=1
 //! ```
 //!
@@ -77,6 +77,7 @@ fn mysite_builds_and_serves_like_cloud_run() {
     // case that rebuilds after a code change: one is enough to test the layer order.
     Case::new("examples/mysite")
         .init_args(&["--python", "3.13"])
+        .imports(&["gunicorn", "whitenoise"])
         .manage_check_deploy()
         .rebuild_after_code_change()
         .run()
@@ -167,9 +168,7 @@ fn cookiecutter_split_settings_run_production_with_compiled_psycopg() {
         )
         .in_image(
             "the final image has no C compiler",
-            "for f in /usr/bin/gcc /usr/bin/cc /usr/bin/*-gcc /usr/bin/*-gcc-[0-9]*; do \
-             if [ -e \"$f\" ]; then echo \"$f\"; fi; done; \
-             command -v gcc || command -v cc || true",
+            NO_COMPILER,
             Expect::PrintsNothing,
         )
         .run()
@@ -195,6 +194,7 @@ fn asgi_only_serves_its_asgi_application_with_uvicorn_workers() {
         .init_args(&["--python", "3.13"])
         // No admin here: the project's own streaming view, three events a second apart.
         .probe_paths("/scores/stream/", None)
+        .imports(&["uvicorn", "uvicorn_worker", "gunicorn"])
         .in_image(
             "the worker class gunicorn runs is importable",
             "python -c 'import uvicorn_worker'",
@@ -219,6 +219,48 @@ fn server_group_case(fixture: &'static str) -> Case {
             "/venv/bin/python -c 'import pytest_django'",
             Expect::FailsWith("ModuleNotFoundError"),
         )
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn staff_directory_compiles_its_drivers_and_gets_the_libraries_they_link() {
+    // psycopg2, mysqlclient and python-ldap publish no wheel for Linux: they compile in the
+    // build stage (python-ldap against headers the Dockerfile adds to the full image), and
+    // the final stage installs the libraries they link, as the build found them. The migrate
+    // job runs through the compiled psycopg2; the settings import python-ldap, so every
+    // command of the image (collectstatic in the build too) loads libldap.
+    Case::new("tests/fixtures/staff-directory")
+        .init_args(&["--database", "cloudsql-postgres"])
+        .cloudsql_postgres()
+        .deploy_secret("DATABASE_URL")
+        .deploy_secret("DJANGO_SECRET_KEY")
+        .tables(&["people_person", "django_migrations", "auth_user"])
+        .imports(&["psycopg2", "MySQLdb", "ldap", "_ldap", "django_auth_ldap"])
+        .in_image(
+            "psycopg2's C module links the system's libpq, not a copy in /venv",
+            "ldd \"$(python -c 'import psycopg2._psycopg as m; print(m.__file__)')\" \
+             | awk '$1 == \"libpq.so.5\" { print ($3 ~ /^\\/venv\\//) ? \"in /venv\" : \"system\" }'",
+            Expect::Prints("system"),
+        )
+        .in_image(
+            "the libraries the compiled modules link are installed, none of their headers",
+            "dpkg-query -W -f='${db:Status-Status} ${Package}\\n' 2>/dev/null \
+             | awk '$1 == \"installed\" && $2 ~ /^(libpq5|libmariadb3|libldap2|libsasl2-2|libpq-dev|libmariadb-dev|libldap-dev|libldap2-dev|libsasl2-dev)$/ { print $2 }' \
+             | sort | tr '\\n' ' '",
+            Expect::Prints("libldap2 libmariadb3 libpq5 libsasl2-2"),
+        )
+        .in_image(
+            "python-ldap runs on OpenLDAP's library",
+            "python -c 'import ldap; print(ldap.get_option(ldap.OPT_API_INFO)[\"vendor_name\"])'",
+            Expect::Prints("OpenLDAP"),
+        )
+        .in_image(
+            "the final image has no C compiler",
+            NO_COMPILER,
+            Expect::PrintsNothing,
+        )
+        .run()
+        .assert_passed();
 }
 
 #[test]
@@ -265,6 +307,12 @@ fn a_project_in_src_builds_from_the_root_that_holds_its_dependencies() {
         .run()
         .assert_passed();
 }
+
+/// Prints the C compilers the image has: none, for the image that runs.
+const NO_COMPILER: &str =
+    "for f in /usr/bin/gcc /usr/bin/cc /usr/bin/*-gcc /usr/bin/*-gcc-[0-9]*; do \
+     if [ -e \"$f\" ]; then echo \"$f\"; fi; done; \
+     command -v gcc || command -v cc || true";
 
 /// The init flags of the database-and-media cases.
 const NOTES_INIT: &[&str] = &[
@@ -531,6 +579,8 @@ struct Case {
     /// `NAME=value` the image config's Env must hold.
     image_env: Vec<(&'static str, &'static str)>,
     in_image: Vec<InImage>,
+    /// Top-level modules the import of everything in /venv must have imported, beyond django.
+    imports: Vec<&'static str>,
     rebuild: bool,
     /// The page every case requests with the service's host (200) and a foreign one (400).
     probe_page: &'static str,
@@ -566,6 +616,7 @@ impl Case {
             deploy_secrets: Vec::new(),
             image_env: Vec::new(),
             in_image: Vec::new(),
+            imports: Vec::new(),
             rebuild: false,
             probe_page: "/admin/login/",
             probe_static: Some("/static/admin/css/base.css"),
@@ -672,8 +723,13 @@ impl Case {
         self
     }
 
-    /// Touch one line of code and rebuild: the dependency layer must come from the cache,
-    /// the code layer must not.
+    /// Top-level modules that must be among those the image imports from /venv (every case
+    /// imports all of them; these prove the enumeration found the case's own).
+    fn imports(mut self, modules: &[&'static str]) -> Case {
+        self.imports.extend_from_slice(modules);
+        self
+    }
+
     /// The page and static file the HTTP checks request, for a project without the admin.
     fn probe_paths(mut self, page: &'static str, static_file: Option<&'static str>) -> Case {
         self.probe_page = page;
@@ -681,6 +737,8 @@ impl Case {
         self
     }
 
+    /// Touch one line of code and rebuild: the dependency layer must come from the cache,
+    /// the code layer must not.
     fn rebuild_after_code_change(mut self) -> Case {
         self.rebuild = true;
         self
@@ -696,7 +754,8 @@ impl Case {
     /// 5. run its CMD as its USER in its WORKDIR with its Env plus the deploy's env vars,
     ///    test values for the deploy's secrets and what Cloud Run sets, and probe it over
     ///    HTTP: the service host gets 200, a foreign host 400, static files are served, the
-    ///    server is not root, logs are clean; then the case's own commands in the container;
+    ///    server is not root, logs are clean; every top-level module installed in /venv
+    ///    imports; then the case's own commands in the container;
     /// 6. stop it, leaving no process behind; with `rebuild_after_code_change`, touch one line
     ///    of code and rebuild: the dependency layer must come from the cache, the code layer
     ///    must not.
@@ -1038,6 +1097,7 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
     probe_http(o, port, &host, case.probe_page, case.probe_static);
     check_server_user(o, &server);
     check_inside_image(o, &server);
+    check_imports(o, &server, case);
     for check in &case.in_image {
         run_in_image(o, &server, check);
     }
@@ -1385,6 +1445,130 @@ fn check_inside_image(o: &mut Outcome, server: &Server) {
             combined(&out)
         )),
         Err(e) => o.fail(format!("running `{script}` in the container: {e}")),
+    }
+}
+
+/// Imports every top-level module of every distribution installed in /venv, in the running
+/// container as the image's user, after `django.setup()` with the image's settings (some
+/// packages need the app registry at import). The names come from each distribution's
+/// `top_level.txt`, else from the first part of the paths its RECORD lists. Prints one JSON
+/// object: `imported` (module names), `failed` (module -> distribution and error). No case
+/// skips a module: every one imports.
+const IMPORT_ALL: &str = r#"
+import importlib, json, os, traceback
+from importlib import metadata
+
+report = {"imported": [], "failed": {}, "distributions": 0}
+
+
+def error(exc):
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def top_level(dist):
+    text = dist.read_text("top_level.txt")
+    if text and text.strip():
+        return {line.strip().replace("/", ".") for line in text.splitlines() if line.strip()}
+    names = set()
+    for path in dist.files or []:
+        first = path.parts[0] if path.parts else ""
+        # Scripts (../../bin), metadata, caches, and the .libs folders of wheels' own
+        # libraries are no modules.
+        if first in ("..", "__pycache__") or first.endswith((".dist-info", ".data", ".egg-info", ".libs")):
+            continue
+        if len(path.parts) > 1:
+            names.add(first)
+        elif first.endswith(".py"):
+            names.add(first[: -len(".py")])
+        elif first.endswith(".so"):
+            names.add(first.split(".")[0])
+    return names
+
+
+if os.environ.get("DJANGO_SETTINGS_MODULE"):
+    try:
+        import django
+
+        django.setup()
+    except BaseException as exc:
+        report["failed"]["django.setup()"] = error(exc)
+
+seen = {}
+for dist in metadata.distributions():
+    if not str(dist.locate_file("")).startswith("/venv/"):
+        continue
+    report["distributions"] += 1
+    for name in top_level(dist):
+        if name.isidentifier() or all(part.isidentifier() for part in name.split(".")):
+            seen.setdefault(name, dist.metadata["Name"])
+
+for name in sorted(seen):
+    try:
+        importlib.import_module(name)
+        report["imported"].append(name)
+    except BaseException as exc:
+        report["failed"][name] = "%s: %s" % (seen[name], error(exc))
+
+print(json.dumps(report))
+"#;
+
+fn check_imports(o: &mut Outcome, server: &Server, case: &Case) {
+    let script = format!("/venv/bin/python - <<'DJRUN_E2E_PY'\n{IMPORT_ALL}\nDJRUN_E2E_PY\n");
+    let out = match server.exec(&script) {
+        Ok(out) if out.status.success() => out,
+        Ok(out) => {
+            return o.fail(format!(
+                "importing every module in /venv: the script exited with {}:\n{}",
+                out.status,
+                combined(&out)
+            ))
+        }
+        Err(e) => return o.fail(format!("importing every module in /venv: {e}")),
+    };
+    let report: Value = match serde_json::from_slice(&out.stdout) {
+        Ok(v) => v,
+        Err(e) => {
+            return o.fail(format!(
+                "importing every module in /venv printed no JSON report ({e}):\n{}",
+                combined(&out)
+            ))
+        }
+    };
+    let imported: Vec<String> = report["imported"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let failed: Vec<String> = report["failed"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k} ({})", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    say!(
+        "{}: imported {} top-level modules of {} distributions in /venv: {}",
+        o.name,
+        imported.len(),
+        report["distributions"],
+        imported.join(" ")
+    );
+    o.check(failed.is_empty(), || {
+        format!(
+            "in the image, these top-level modules of /venv do not import:\n  {}",
+            failed.join("\n  ")
+        )
+    });
+    for want in ["django"].iter().chain(&case.imports) {
+        o.check(imported.iter().any(|m| m == want), || {
+            format!(
+                "importing every module in /venv did not import {want}; it imported {imported:?}"
+            )
+        });
     }
 }
 
@@ -2079,7 +2263,7 @@ impl Engine {
             if !present {
                 return Err(format!(
                     "the Dockerfile's base image {image} is not in the tier's buildah store \
-                     ({}) and cannot be pulled here; {SETUP_HINT} (it provides python:3.13-slim)",
+                     ({}) and cannot be pulled here; {SETUP_HINT} (it provides python:3.13 and python:3.13-slim)",
                     storage_root().display()
                 ));
             }

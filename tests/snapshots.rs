@@ -110,6 +110,7 @@ snapshot_tests! {
     mysql_shop => "mysql-shop",
     dotenv_settings => "dotenv-settings",
     asgi_only => "asgi-only",
+    staff_directory => "staff-directory",
     split_settings => "split-settings",
     env_defaults => "env-defaults",
     gcp_secret_settings => "gcp-secret-settings",

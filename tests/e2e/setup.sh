@@ -10,12 +10,17 @@
 #   (storage/root and storage/runroot, overlay driver: vfs copies the whole root filesystem
 #   for every layer and made the tier about four times slower; one driver per store, never
 #   mixed). The harness (tests/e2e.rs) passes the same flags;
+# - derives docker.io/library/python:3.13 from it, the stand-in for the official full image
+#   that generated Dockerfiles build their dependencies in: the slim stand-in plus, from
+#   Debian's mirror, a representative part of the compilers and headers the official image
+#   adds (FULL_PACKAGES), labelled with an id of its own made of the slim stand-in's and that
+#   list's, so that a change of either makes it again;
 # - installs the host-side tools the tier runs into a venv under the same cache folder:
 #   uv (djrun runs `uv lock` when uv is on PATH), PyYAML (the harness reads the generated
 #   cloudbuild.yaml with a real YAML parser) and gcp-storage-emulator (Cloud Storage's JSON
 #   API on a loopback port, for the media case).
 #
-# Idempotent: a second run only checks. Needs no Docker daemon.
+# Idempotent: a second run only checks (in seconds). Needs no Docker daemon.
 # Run the tier afterwards with: cargo test --test e2e -- --ignored --test-threads=1
 set -euo pipefail
 
@@ -32,6 +37,10 @@ PACKAGES="python3,python3-venv,python3-dev,ca-certificates"
 STANDIN_REV=3
 STANDIN_ID="$SUITE-r$STANDIN_REV-$(printf '%s' "$PACKAGES" | sha256sum | cut -c1-12)"
 ROOTFS="$CACHE_DIR/rootfs-$STANDIN_ID"
+# The official full image's stand-in, made from the slim one (make_full_standin).
+FULL_IMAGE="docker.io/library/python:3.13"
+FULL_PACKAGES="gcc g++ make libc6-dev pkg-config git libpq-dev default-libmysqlclient-dev libffi-dev libssl-dev libjpeg-dev zlib1g-dev libxml2-dev libxslt1-dev"
+FULL_ID="$STANDIN_ID-full-$(printf '%s' "$FULL_PACKAGES" | sha256sum | cut -c1-12)"
 MARKER="$ROOTFS/.djrun-e2e-complete"
 LABEL="djrun.e2e.standin"
 TOOLS="$CACHE_DIR/tools"
@@ -103,12 +112,56 @@ else
 fi
 
 # 3. The stand-in base image is already in the tier's store, made from this rootfs recipe: done.
-current_label() {
+current_label() { # IMAGE
     "${BUILDAH[@]}" inspect --type image --format "{{index .OCIv1.Config.Labels \"$LABEL\"}}" \
-        "$BASE_IMAGE" 2>/dev/null || true
+        "$1" 2>/dev/null || true
 }
-if [ "$(current_label)" = "$STANDIN_ID" ]; then
-    log "$BASE_IMAGE ($STANDIN_ID) is already in $STORAGE_ROOT (overlay); done"
+# The working containers this run makes, removed however it ends.
+containers=()
+cleanup() {
+    for c in "${containers[@]}"; do "${BUILDAH[@]}" rm "$c" >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+# The stand-in for the official full image, python:3.13, which generated Dockerfiles build
+# their dependencies in: the slim stand-in plus what compiling needs. The official image adds
+# buildpack-deps over slim (gcc, g++, make, git, pkg-config and some forty -dev packages);
+# FULL_PACKAGES is a representative part of it, the headers of the drivers and libraries
+# Django projects build most. Not libldap-dev or libsasl2-dev: the official image lacks them
+# too, so a project with python-ldap shows that the generated Dockerfile installs them itself.
+# Removes the stand-in it replaces (and, once that one is gone, the slim stand-in OLD_SLIM
+# when the caller names one that nothing uses any more).
+make_full_standin() { # [OLD_SLIM]
+    local old_slim=${1:-} old ctr
+    if [ "$(current_label "$FULL_IMAGE")" = "$FULL_ID" ]; then
+        log "$FULL_IMAGE ($FULL_ID) is already in $STORAGE_ROOT (overlay)"
+        return
+    fi
+    old=$("${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$FULL_IMAGE" 2>/dev/null || true)
+    log "making $FULL_IMAGE from $BASE_IMAGE with $FULL_PACKAGES (a minute or two)"
+    ctr=$("${BUILDAH[@]}" from --pull-never "$BASE_IMAGE")
+    containers+=("$ctr")
+    "${BUILDAH[@]}" run --isolation chroot "$ctr" -- sh -c \
+        "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $FULL_PACKAGES && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb" >&2
+    "${BUILDAH[@]}" run --isolation chroot "$ctr" -- sh -c \
+        'gcc --version && g++ --version && make --version && git --version && pkg-config --modversion libpq' >/dev/null \
+        || { log "$FULL_IMAGE has no working compiler, make, git or pkg-config"; exit 1; }
+    "${BUILDAH[@]}" config --label "$LABEL=$FULL_ID" "$ctr"
+    "${BUILDAH[@]}" commit --quiet "$ctr" "$FULL_IMAGE" >/dev/null
+    log "made $FULL_IMAGE:"
+    "${BUILDAH[@]}" images "$FULL_IMAGE" >&2
+    for old in "$old" "$old_slim"; do
+        [ -n "$old" ] || continue
+        "${BUILDAH[@]}" rmi "$old" >/dev/null 2>&1 \
+            && log "removed the previous stand-in image ${old:0:12}" \
+            || log "kept the previous stand-in image ${old:0:12} (images or containers use it)"
+    done
+}
+
+if [ "$(current_label "$BASE_IMAGE")" = "$STANDIN_ID" ]; then
+    log "$BASE_IMAGE ($STANDIN_ID) is already in $STORAGE_ROOT (overlay)"
+    make_full_standin
+    log "done"
     exit 0
 fi
 
@@ -182,8 +235,7 @@ fi
 old_id=$("${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE" 2>/dev/null || true)
 log "importing $ROOTFS as $BASE_IMAGE"
 ctr=$("${BUILDAH[@]}" from scratch)
-cleanup() { "${BUILDAH[@]}" rm "$ctr" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
+containers+=("$ctr")
 mnt=$("${BUILDAH[@]}" mount "$ctr")
 tar -C "$ROOTFS" --exclude=./.djrun-e2e-complete -cf - . | tar -C "$mnt" -xpf -
 "${BUILDAH[@]}" umount "$ctr" >/dev/null
@@ -198,12 +250,10 @@ tar -C "$ROOTFS" --exclude=./.djrun-e2e-complete -cf - . | tar -C "$mnt" -xpf -
 log "imported $BASE_IMAGE:"
 "${BUILDAH[@]}" images "$BASE_IMAGE" >&2
 
-# 6. What the older stand-in left: its image (unless something still uses it) and its rootfs.
-if [ -n "$old_id" ]; then
-    "${BUILDAH[@]}" rmi "$old_id" >/dev/null 2>&1 \
-        && log "removed the previous stand-in image ${old_id:0:12}" \
-        || log "kept the previous stand-in image ${old_id:0:12} (images or containers use it)"
-fi
+# 6. The full stand-in, made again from the new slim one; then what the older stand-ins left:
+# their images (unless something still uses them; the full one goes first, since it was made
+# from the slim one) and the rootfs.
+make_full_standin "$old_id"
 for stale in "$CACHE_DIR"/rootfs-*; do
     if [ -d "$stale" ] && [ "$stale" != "$ROOTFS" ]; then
         log "removing the previous stand-in rootfs $stale"
