@@ -287,8 +287,23 @@ fn a_project_in_src_builds_from_the_root_that_holds_its_dependencies() {
     // manage.py in src/, pyproject.toml and uv.lock at the root, and no settings default in
     // manage.py or wsgi.py: the root is the build context, the app runs from src/, and the
     // settings module comes from the root's pytest configuration.
+    let tools = match tools_bin() {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    };
     Case::new("tests/fixtures/src-layout")
         .build_context(".")
+        // djrun adds gunicorn and whitenoise to the root's pyproject.toml and runs `uv lock`
+        // there; the build's `uv sync --locked` proves the lock matches.
+        .init_env("PATH", path_with(&tools))
+        .init_env("UV_PYTHON_DOWNLOADS", "never")
+        .after_init(|o| {
+            let lock = fs::read_to_string(o.project.join("uv.lock")).unwrap_or_default();
+            o.check(lock.contains("name = \"gunicorn\""), || {
+                "the root's uv.lock has no gunicorn after `djrun init`: `uv lock` did not run there"
+                    .to_string()
+            });
+        })
         .in_image(
             "manage.py runs from the image's working directory",
             "python manage.py check --deploy --fail-level ERROR",
