@@ -329,6 +329,51 @@ const NO_COMPILER: &str =
      if [ -e \"$f\" ]; then echo \"$f\"; fi; done; \
      command -v gcc || command -v cc || true";
 
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn local_packages_of_a_requirements_file_install_in_place_after_the_dependencies() {
+    // `./packages/reports` (continued on the next line), `file:packages/audit` and a
+    // committed wheel: the dependency layer installs the rest, the packages come in place
+    // once their code is copied, and /venv points at the code the image runs.
+    Case::new("tests/fixtures/pip-path-packages")
+        .init_args(&["--python", "3.13"])
+        .in_image(
+            "the local packages import from the code the image runs, not from a copy in /venv",
+            "python -c 'import reports, audit; print(reports.__file__.startswith(\"/app/packages/reports/\") and audit.__file__.startswith(\"/app/packages/audit/\"))'",
+            Expect::Prints("True"),
+        )
+        .in_image(
+            "the committed wheel is installed",
+            "python -c 'import importlib.metadata as m; print(m.version(\"depot-colors\"))'",
+            Expect::Prints("1.0.0"),
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn a_uv_workspace_member_installs_after_its_code() {
+    // `catalog` is a workspace member: the first `uv sync` skips it, the second installs it
+    // as uv.lock says, editable, pointing at /app.
+    let tools = match tools_bin() {
+        Ok(dir) => dir,
+        Err(e) => panic!("{e}"),
+    };
+    // djrun adds whitenoise and runs `uv lock`, which records the workspace as it is.
+    Case::new("tests/fixtures/uv-workspace")
+        .init_args(&["--python", "3.13"])
+        .init_env("PATH", path_with(&tools))
+        .init_env("UV_PYTHON_DOWNLOADS", "never")
+        .in_image(
+            "the workspace member imports from the code the image runs",
+            "python -c 'import catalog; print(catalog.__file__)'",
+            Expect::Prints("/app/packages/catalog/catalog/__init__.py"),
+        )
+        .run()
+        .assert_passed();
+}
+
 /// The init flags of the database-and-media cases.
 const NOTES_INIT: &[&str] = &[
     "--database",
