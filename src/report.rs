@@ -320,6 +320,22 @@ pub fn human(facts: &ProjectFacts) -> String {
     if let Some(note) = crate::generate::other_server_note(facts) {
         rows.push(("server note", note));
     }
+    let python = &facts.python_version.version;
+    if let Some(why) = crate::generate::manager_cannot_serve(&facts.deps, python) {
+        rows.push((
+            "lock",
+            format!("{why}: `djrun init` refuses it; pass `--python 3.10` or newer"),
+        ));
+    } else if crate::generate::exports_on_its_own_python(&facts.deps, python) {
+        rows.push((
+            "lock",
+            format!(
+                "exported in a stage of its own on Python {}: the pinned {} runs on Python 3.10 or newer",
+                crate::generate::EXPORT_PYTHON,
+                facts.dependency_manager
+            ),
+        ));
+    }
     let from_env: Vec<String> = [
         ("ALLOWED_HOSTS", d.environment.allowed_hosts),
         ("CSRF_TRUSTED_ORIGINS", d.environment.csrf_trusted_origins),

@@ -557,6 +557,17 @@ fn a_project_folder_below_its_dependencies_is_sent_to_the_folder_above() {
 fn a_python_older_than_poetry_runs_on_gets_the_lock_exported_on_a_current_one() {
     let (tmp, dir) = common::copy_fixture("poetry-py38");
     common::djrun(&gcloud_dir(&tmp))
+        .arg("inspect")
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "past its end of life (October 2024): no more security fixes",
+        ))
+        .stdout(predicate::str::contains(
+            "lock  exported in a stage of its own on Python 3.13: the pinned poetry runs on Python 3.10 or newer",
+        ));
+    common::djrun(&gcloud_dir(&tmp))
         .args(["init", "--yes"])
         .args(FLAGS)
         .arg(&dir)
