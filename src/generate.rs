@@ -274,12 +274,17 @@ pub fn local_plan(facts: &ProjectFacts) -> Result<LocalPlan> {
                 ),
             ));
         }
-        if !matches!(deps.manager, Manager::Pip | Manager::Uv) {
+        // Poetry exports a path dependency as `-e file:///app/...` (or `name @ file:///...`),
+        // one line without hashes, which the image installs once the folder is copied. A
+        // wheel it exports with hashes on the lines below, which that split cannot follow.
+        let poetry_folder = deps.manager == Manager::Poetry && !local.archive;
+        if !matches!(deps.manager, Manager::Pip | Manager::Uv) && !poetry_folder {
             return Err(Error::input_hint(
                 format!(
-                    "{at} installs `{}` from a path: djrun's image for {} cannot install local packages yet, and would not build",
+                    "{at} installs `{}` from a path: djrun's image for {} cannot install {} yet, and would not build",
                     local.path,
-                    deps.manager.name()
+                    deps.manager.name(),
+                    if local.archive { "a wheel or an archive from a path" } else { "local packages" }
                 ),
                 "publish the package as a wheel (to an Artifact Registry Python repository, or commit it and require it by path with pip or uv), or manage the dependencies with uv, whose workspaces djrun builds",
             ));

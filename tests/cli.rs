@@ -919,12 +919,24 @@ fn local_requirements_no_image_can_build_are_refused_by_file_and_line() {
         &[
             ("requirements.txt", ""),
             (
+                "Pipfile",
+                "[packages]\ndjango = \"*\"\ninvoicing = { path = \"./packages/invoicing\", editable = true }\n",
+            ),
+        ],
+        "`Pipfile` line 3 installs `packages/invoicing` from a path: djrun's image for pipenv cannot install local packages yet",
+    );
+    // Poetry exports a wheel from a path with hashes on the lines below it.
+    refused(
+        &[
+            ("requirements.txt", ""),
+            ("wheels/invoicing-1.0-py3-none-any.whl", ""),
+            (
                 "pyproject.toml",
-                "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango = \"^5.2\"\ninvoicing = { path = \"packages/invoicing\", develop = true }\n",
+                "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango = \"^5.2\"\ninvoicing = { path = \"wheels/invoicing-1.0-py3-none-any.whl\" }\n",
             ),
             ("poetry.lock", ""),
         ],
-        "`pyproject.toml` line 4 installs `packages/invoicing` from a path: djrun's image for poetry cannot install local packages yet",
+        "`pyproject.toml` line 4 installs `wheels/invoicing-1.0-py3-none-any.whl` from a path: djrun's image for poetry cannot install a wheel or an archive from a path yet",
     );
     // Nothing from a dependency file reaches the Dockerfile unchecked: a path that would
     // start a line of its own, extras that would run a command.

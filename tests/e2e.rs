@@ -353,6 +353,22 @@ fn local_packages_of_a_requirements_file_install_in_place_after_the_dependencies
 
 #[test]
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn a_poetry_path_dependency_installs_after_its_code() {
+    // `pantry = { path = "packages/pantry", develop = true }`: Poetry exports it as a
+    // `-e file:///app/...` line, which waits for the folder; the rest installs before.
+    Case::new("tests/fixtures/poetry-path-package")
+        .init_args(&["--python", "3.13"])
+        .in_image(
+            "the path dependency imports from the code the image runs",
+            "python -c 'import pantry; print(pantry.__file__)'",
+            Expect::Prints("/app/packages/pantry/pantry/__init__.py"),
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn a_uv_workspace_member_installs_after_its_code() {
     // `catalog` is a workspace member: the first `uv sync` skips it, the second installs it
     // as uv.lock says, editable, pointing at /app.

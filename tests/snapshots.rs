@@ -123,6 +123,7 @@ snapshot_tests! {
     pip_path_packages => "pip-path-packages",
     uv_workspace => "uv-workspace",
     uv_path_source => "uv-path-source",
+    poetry_path_package => "poetry-path-package",
 }
 
 #[test]
