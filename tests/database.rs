@@ -6,19 +6,12 @@ mod common;
 use predicates::prelude::*;
 use std::path::Path;
 
-const FLAGS: &[&str] = &["--project", "demo-project-123", "--region", "europe-west1"];
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
 fn init(dir: &Path, tmp: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
-    common::djrun(&tmp.join("gcloud"))
-        .args(["init", "--yes"])
-        .args(FLAGS)
-        .args(extra)
-        .arg(dir)
-        .assert()
+    common::init_yes(&tmp.join("gcloud"), dir, extra).assert()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use predicates::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const FLAGS: [&str; 4] = ["--project", "demo-project-123", "--region", "europe-west1"];
+use common::FLAGS;
 
 /// Long enough that only a hang (or quadratic work) fails it, never a slow machine.
 const HANG_GUARD: Duration = Duration::from_secs(20);
@@ -21,9 +21,7 @@ fn gcloud(tmp: &tempfile::TempDir) -> PathBuf {
 
 /// `djrun init --yes` with the fixed flags and `extra`, on `dir`.
 fn init(tmp: &tempfile::TempDir, dir: &Path, extra: &[&str]) -> assert_cmd::Command {
-    let mut cmd = common::djrun(&gcloud(tmp));
-    cmd.args(["init", "--yes"]).args(FLAGS).args(extra).arg(dir);
-    cmd
+    common::init_yes(&gcloud(tmp), dir, extra)
 }
 
 /// Run `cmd`, expect exit 2, nothing on stdout and the tree under `dir` unchanged; return

@@ -7,7 +7,7 @@ use predicates::prelude::*;
 use std::path::Path;
 use std::process::Command;
 
-const FLAGS: &[&str] = &["--project", "demo-project-123", "--region", "europe-west1"];
+use common::FLAGS;
 
 fn init_ci(dir: &Path, tmp: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
     common::djrun(&tmp.join("gcloud"))

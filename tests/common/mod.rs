@@ -88,25 +88,23 @@ pub fn djrun(gcloud_config: &Path) -> assert_cmd::Command {
     cmd
 }
 
+/// The project and region every test passes, so no gcloud configuration is needed.
+pub const FLAGS: &[&str] = &["--project", "demo-project-123", "--region", "europe-west1"];
+
+/// `djrun init --yes` with [`FLAGS`] and `extra`, on `dir`.
+pub fn init_yes(gcloud_config: &Path, dir: &Path, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = djrun(gcloud_config);
+    cmd.args(["init", "--yes"]).args(FLAGS).args(extra).arg(dir);
+    cmd
+}
+
 /// Copy fixture `name` and run `djrun init --yes --force` on it with fixed answers (some
 /// fixtures carry a Dockerfile of their own); returns the temp dir, the copy, and the build
 /// context (the folder with the dependency files, where the Dockerfile goes).
 pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (tmp, dir) = copy_fixture(name);
     let gcloud = tmp.path().join("gcloud-config");
-    djrun(&gcloud)
-        .args([
-            "init",
-            "--yes",
-            "--force",
-            "--project",
-            "demo-project-123",
-            "--region",
-            "europe-west1",
-        ])
-        .arg(&dir)
-        .assert()
-        .success();
+    init_yes(&gcloud, &dir, &["--force"]).assert().success();
     let facts = djrun::inspect::inspect(&dir).unwrap();
     let context = djrun::inspect::layout::join(&dir, &facts.dependency_root);
     (tmp, dir, context)
