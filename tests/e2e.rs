@@ -89,14 +89,9 @@ fn mysite_builds_and_serves_like_cloud_run() {
 fn uv_groups_locks_with_uv_and_leaves_dev_groups_out() {
     // djrun adds gunicorn and whitenoise to pyproject.toml and runs `uv lock` itself when uv
     // is on PATH; the build's `uv sync --locked` then proves the lock matches.
-    let tools = match tools_bin() {
-        Ok(dir) => dir,
-        Err(e) => panic!("{e}"),
-    };
     Case::new("tests/fixtures/uv-groups")
         .init_args(&["--python", "3.13"])
-        .init_env("PATH", path_with(&tools))
-        .init_env("UV_PYTHON_DOWNLOADS", "never")
+        .uv_on_path()
         .after_init(|o| {
             let said_so = o.init_stderr.lines().any(|l| {
                 let l = l.to_ascii_lowercase();
@@ -287,16 +282,11 @@ fn a_project_in_src_builds_from_the_root_that_holds_its_dependencies() {
     // manage.py in src/, pyproject.toml and uv.lock at the root, and no settings default in
     // manage.py or wsgi.py: the root is the build context, the app runs from src/, and the
     // settings module comes from the root's pytest configuration.
-    let tools = match tools_bin() {
-        Ok(dir) => dir,
-        Err(e) => panic!("{e}"),
-    };
     Case::new("tests/fixtures/src-layout")
         .build_context(".")
         // djrun adds gunicorn and whitenoise to the root's pyproject.toml and runs `uv lock`
         // there; the build's `uv sync --locked` proves the lock matches.
-        .init_env("PATH", path_with(&tools))
-        .init_env("UV_PYTHON_DOWNLOADS", "never")
+        .uv_on_path()
         .after_init(|o| {
             let lock = fs::read_to_string(o.project.join("uv.lock")).unwrap_or_default();
             o.check(lock.contains("name = \"gunicorn\""), || {
@@ -372,15 +362,10 @@ fn a_poetry_path_dependency_installs_after_its_code() {
 fn a_uv_workspace_member_installs_after_its_code() {
     // `catalog` is a workspace member: the first `uv sync` skips it, the second installs it
     // as uv.lock says, editable, pointing at /app.
-    let tools = match tools_bin() {
-        Ok(dir) => dir,
-        Err(e) => panic!("{e}"),
-    };
     // djrun adds whitenoise and runs `uv lock`, which records the workspace as it is.
     Case::new("tests/fixtures/uv-workspace")
         .init_args(&["--python", "3.13"])
-        .init_env("PATH", path_with(&tools))
-        .init_env("UV_PYTHON_DOWNLOADS", "never")
+        .uv_on_path()
         .in_image(
             "the workspace member imports from the code the image runs",
             "python -c 'import catalog; print(catalog.__file__)'",
@@ -767,6 +752,17 @@ impl Case {
     fn init_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Case {
         self.init_env.push((key.into(), value.into()));
         self
+    }
+
+    /// `djrun init` finds setup.sh's pinned uv on PATH (and may not download a Python), so
+    /// it runs `uv lock` after adding dependencies, as on a developer's machine.
+    fn uv_on_path(self) -> Case {
+        let tools = match tools_bin() {
+            Ok(dir) => dir,
+            Err(e) => panic!("{e}"),
+        };
+        self.init_env("PATH", path_with(&tools))
+            .init_env("UV_PYTHON_DOWNLOADS", "never")
     }
 
     /// Checks on the project copy and djrun's output, right after `djrun init`.
