@@ -63,15 +63,10 @@ impl ConfigFile {
     /// either (a packaged app keeps its pyproject.toml at the repository root), else a new
     /// `djrun.toml` beside manage.py.
     pub fn locate(root: &Path, project_root: &str) -> Result<ConfigFile> {
-        let mut dir = project_root;
-        loop {
-            if let Some(found) = Self::in_folder(&crate::inspect::layout::join(root, dir), dir)? {
+        for dir in crate::inspect::layout::ancestors(project_root) {
+            if let Some(found) = Self::in_folder(&crate::inspect::layout::join(root, &dir), &dir)? {
                 return Ok(found);
             }
-            if dir == "." {
-                break;
-            }
-            dir = dir.rsplit_once('/').map_or(".", |(parent, _)| parent);
         }
         Ok(ConfigFile {
             path: crate::inspect::layout::under(project_root, "djrun.toml"),

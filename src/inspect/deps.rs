@@ -514,17 +514,20 @@ impl Deps {
     }
 }
 
+/// The files whose presence says a folder holds dependencies (besides `requirements/*.txt`).
+pub const DEPENDENCY_FILES: &[&str] = &[
+    "requirements.txt",
+    "pyproject.toml",
+    "Pipfile",
+    "Pipfile.lock",
+    "uv.lock",
+    "poetry.lock",
+    "pdm.lock",
+];
+
 /// Detect the dependencies of the project in `project` (shown with `prefix`).
 pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
-    for name in [
-        "requirements.txt",
-        "pyproject.toml",
-        "Pipfile",
-        "Pipfile.lock",
-        "uv.lock",
-        "poetry.lock",
-        "pdm.lock",
-    ] {
+    for name in DEPENDENCY_FILES {
         if project.join(name).is_dir() {
             return Err(Error::input_hint(
                 format!("`{}` is a folder, not a file", shown(prefix, name)),

@@ -306,6 +306,18 @@ pub fn relative(root: &Path, path: &Path) -> String {
     }
 }
 
+/// `a/b` -> `["a/b", "a", "."]`: a folder below the root (relative, `/`-separated), then
+/// each folder above it, the root last.
+pub fn ancestors(dir: &str) -> Vec<String> {
+    let mut out = vec![dir.to_string()];
+    let mut current = dir;
+    while current != "." {
+        current = current.rsplit_once('/').map_or(".", |(parent, _)| parent);
+        out.push(current.to_string());
+    }
+    out
+}
+
 /// `rel`, a path inside the project folder `project_root` (itself relative to the root,
 /// `.` for the root), as a path relative to the root: what messages and plans show.
 pub fn under(project_root: &str, rel: &str) -> String {

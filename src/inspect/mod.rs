@@ -244,15 +244,12 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
     let dependency_dir = layout::join(root, &dependency_root);
     // Where the repository may declare the settings module: the project folder, and the
     // folders above it up to the one with the dependency files.
-    let declaring: Vec<(PathBuf, String)> = ancestors(&project_root)
+    let mut folders = layout::ancestors(&project_root);
+    if let Some(at) = folders.iter().position(|d| *d == dependency_root) {
+        folders.truncate(at + 1);
+    }
+    let declaring: Vec<(PathBuf, String)> = folders
         .into_iter()
-        .scan(false, |done, dir| {
-            if *done {
-                return None;
-            }
-            *done = dir == dependency_root;
-            Some(dir)
-        })
         .map(|dir| (layout::join(root, &dir), dir))
         .collect();
     let declaring: Vec<(&Path, &str)> = declaring
@@ -490,21 +487,10 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
     })
 }
 
-/// `a/b` -> `["a/b", "a", "."]`: a folder below the root, then each folder above it.
-fn ancestors(dir: &str) -> Vec<String> {
-    let mut out = vec![dir.to_string()];
-    let mut current = dir;
-    while current != "." {
-        current = current.rsplit_once('/').map_or(".", |(parent, _)| parent);
-        out.push(current.to_string());
-    }
-    out
-}
-
 /// The dependencies of the project in `project_root`, and the folder they are in: the project
 /// folder, else the nearest folder above it, up to the root, that has dependency files.
 fn find_deps(root: &Path, project_root: &str) -> Result<(String, deps::Deps)> {
-    for dir in ancestors(project_root) {
+    for dir in layout::ancestors(project_root) {
         match deps::detect(&layout::join(root, &dir), &dir) {
             Ok(found) => return Ok((dir, found)),
             Err(e) if e.to_string().starts_with("no dependency file") => {
@@ -544,16 +530,10 @@ fn find_deps(root: &Path, project_root: &str) -> Result<(String, deps::Deps)> {
 fn folder_above_with_deps(root: &Path) -> Option<PathBuf> {
     let root = std::fs::canonicalize(root).ok()?;
     root.ancestors().skip(1).take(3).find_map(|dir| {
-        [
-            "pyproject.toml",
-            "requirements.txt",
-            "Pipfile",
-            "uv.lock",
-            "poetry.lock",
-        ]
-        .iter()
-        .any(|f| dir.join(f).is_file())
-        .then(|| dir.to_path_buf())
+        deps::DEPENDENCY_FILES
+            .iter()
+            .any(|f| dir.join(f).is_file())
+            .then(|| dir.to_path_buf())
     })
 }
 

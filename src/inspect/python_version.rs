@@ -38,10 +38,15 @@ const END_OF_LIFE: &[(u64, i64, u32)] = &[
     (14, 2030, 10),
 ];
 
+/// The minor of a Python `3.Y` (`3.9` -> 9).
+pub fn minor_of(version: &str) -> Option<u64> {
+    version.strip_prefix("3.")?.parse().ok()
+}
+
 /// `Some("October 2025")` when Python `version` (`3.9`) is past its end of life at `today`
 /// (`(year, month)`), else `None`.
 pub fn end_of_life_at(version: &str, today: (i64, u32)) -> Option<String> {
-    let minor: u64 = version.strip_prefix("3.")?.parse().ok()?;
+    let minor = minor_of(version)?;
     let (year, month) = END_OF_LIFE
         .iter()
         .find(|(m, _, _)| *m == minor)
