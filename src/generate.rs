@@ -98,23 +98,19 @@ pub const TOOLS_OLDEST_MINOR: u64 = 10;
 /// its manager's tool supports.
 pub const EXPORT_PYTHON: &str = "3.13";
 
-/// The minor of `X.Y`.
-fn python_minor(python: &str) -> Option<u64> {
-    python.strip_prefix("3.")?.parse().ok()
-}
-
 /// Whether Poetry or Pipenv reads the lock in a stage of its own, on [`EXPORT_PYTHON`]: the
 /// project's Python is older than the pinned tool runs on.
 pub fn exports_on_its_own_python(deps: &crate::inspect::deps::Deps, python: &str) -> bool {
     use crate::inspect::deps::Manager;
     matches!(deps.manager, Manager::Poetry | Manager::Pipenv)
-        && python_minor(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR)
+        && crate::inspect::python_version::minor_of(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR)
 }
 
 /// Why the project's manager cannot read its lock for Python `python`, if it cannot. PDM reads
 /// the project's environment by running its own code on the project's Python, which needs 3.10.
 pub fn manager_cannot_serve(deps: &crate::inspect::deps::Deps, python: &str) -> Option<String> {
-    let old = python_minor(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR);
+    let old =
+        crate::inspect::python_version::minor_of(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR);
     (deps.manager == crate::inspect::deps::Manager::Pdm && old).then(|| {
         format!(
             "the project's Python is {python}, and PDM {} (the version the image installs to read `pdm.lock`) needs Python 3.10 or newer, also for the project's own environment, which it reads to export the lock",
@@ -169,6 +165,8 @@ struct DockerfileContext<'a> {
     server_flags: Vec<String>,
     /// The project folder (manage.py) inside the build context, `.` when it is the context.
     app_dir: String,
+    /// The command that writes Poetry's, PDM's or Pipenv's lock to /tmp/requirements.txt.
+    lock_export: String,
     /// Whether the lock is exported in a stage of its own on `export_python`.
     export_stage: bool,
     export_python: &'static str,
@@ -682,6 +680,21 @@ pub struct NativePackages {
     pub runtime_reasons: Vec<&'static str>,
 }
 
+/// The command that exports Poetry's, PDM's or Pipenv's lock, with the sets that hold the
+/// server, to /tmp/requirements.txt for pip; empty for pip and uv, which need none.
+pub fn lock_export(deps: &crate::inspect::deps::Deps) -> String {
+    use crate::inspect::deps::Manager;
+    let flags: String = server_flags(deps).iter().map(|f| format!(" {f}")).collect();
+    match deps.manager {
+        Manager::Poetry => {
+            format!("poetry export{flags} --format requirements.txt --output /tmp/requirements.txt")
+        }
+        Manager::Pdm => format!("pdm export{flags} --output /tmp/requirements.txt"),
+        Manager::Pipenv => "pipenv requirements --hash > /tmp/requirements.txt".to_string(),
+        Manager::Pip | Manager::Uv => String::new(),
+    }
+}
+
 /// System packages the dependencies need beyond the full image and the linked libraries.
 pub fn native_packages(facts: &ProjectFacts) -> NativePackages {
     let deps = &facts.deps;
@@ -903,6 +916,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
                 .collect(),
             server_flags: server_flags(deps),
             app_dir: app_dir(facts),
+            lock_export: lock_export(deps),
             export_stage: exports_on_its_own_python(deps, &options.python),
             export_python: EXPORT_PYTHON,
             extra_files: local.extra_files,
