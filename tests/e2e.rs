@@ -1720,6 +1720,199 @@ fn check_rebuild_cache(o: &mut Outcome) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cloud Build's cache: the generated steps, on Docker's classic builder
+// ---------------------------------------------------------------------------------------------
+
+/// Cloud Build starts every build with an empty Docker cache. The generated cloudbuild.yaml
+/// pulls the previous build's images and builds with them as `--cache-from`; this runs its
+/// Docker steps as Cloud Build does (tests/e2e/cloudbuild.py) on a Docker engine and registry
+/// of the tier's own (tests/e2e/engine.sh), twice, with every local image but the base ones
+/// removed before each build, and a one-line code change between them.
+#[test]
+#[ignore = "end-to-end: needs dockerd and docker-registry (run tests/e2e/setup.sh)"]
+fn cloud_build_reuses_the_pulled_images_after_a_code_change() {
+    let engine = DockerEngine::start().unwrap_or_else(|e| panic!("{e}"));
+    let root = TempDir::new().expect("temporary folder");
+    let project = root.path().join("mysite");
+    copy_tree(Path::new("examples/mysite"), &project).expect("copy examples/mysite");
+    let djrun =
+        std::env::var_os("DJRUN_E2E_DJRUN").unwrap_or_else(|| env!("CARGO_BIN_EXE_djrun").into());
+    let mut init = Command::new(djrun);
+    init.arg("init")
+        .arg(&project)
+        .args(["--yes", "--project", PROJECT_ID, "--region", REGION])
+        .args(["--service", "mysite", "--public", "--python", "3.13"])
+        .args(["--database", "none", "--media", "none", "--allow-dirty"])
+        .env("NO_COLOR", "1");
+    let out = run(&mut init).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "djrun init failed:\n{}",
+        combined(&out)
+    );
+    let image = format!("{}/{PROJECT_ID}/djrun/mysite", engine.registry);
+
+    say!("cloud build cache: the first build, with nothing to pull");
+    engine.reset().unwrap_or_else(|e| panic!("{e}"));
+    let first = engine
+        .cloud_build(&project, &image)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pulls = step_output(&first, "pull-cache");
+    assert_eq!(
+        pulls.matches("not found").count(),
+        2,
+        "the first build's pull-cache step should find neither :build-stage nor :latest, and go on:\n{pulls}"
+    );
+    let cold = find_step(&step_output(&first, "build-stage"), is_dependency_step)
+        .unwrap_or_else(|| panic!("no dependency step in the first build-stage step:\n{first}"));
+    assert!(
+        !cold.cached,
+        "the first build took its dependency step from a cache it cannot have:\n{first}"
+    );
+
+    fs::OpenOptions::new()
+        .append(true)
+        .open(project.join("mysite/urls.py"))
+        .and_then(|mut f| f.write_all(b"# a one-line change\n"))
+        .expect("change mysite/urls.py");
+    say!("cloud build cache: the second build, after a code change, from the pulled images alone");
+    engine.reset().unwrap_or_else(|e| panic!("{e}"));
+    let second = engine
+        .cloud_build(&project, &image)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pulls = step_output(&second, "pull-cache");
+    assert!(
+        !pulls.contains("not found")
+            && pulls.matches("Status: Downloaded newer image").count() == 2,
+        "the second build's pull-cache step should pull both images the first one pushed:\n{pulls}"
+    );
+    for step in ["build-stage", "build"] {
+        let text = step_output(&second, step);
+        let deps = find_step(&text, is_dependency_step)
+            .unwrap_or_else(|| panic!("no dependency step in the {step} step:\n{text}"));
+        assert!(deps.cached, "the {step} step reinstalled the dependencies ({:?}) although the pulled images hold them:\n{text}", deps.instruction);
+    }
+    let build = step_output(&second, "build");
+    let venv = find_step(&build, |i| i.starts_with("COPY --from=build /venv"))
+        .unwrap_or_else(|| panic!("no COPY --from=build /venv in the build step:\n{build}"));
+    assert!(
+        venv.cached,
+        "the final stage copied /venv again although the build stage came from the cache:\n{build}"
+    );
+    let code = find_step(&build, is_copy_all_step)
+        .unwrap_or_else(|| panic!("no COPY . in the build step:\n{build}"));
+    assert!(
+        !code.cached,
+        "the changed code came from the cache:\n{build}"
+    );
+}
+
+/// What one step printed, between the runner's `cloudbuild: step ID:` lines.
+fn step_output(log: &str, id: &str) -> String {
+    let marker = format!("cloudbuild: step {id}: ");
+    let mut inside = false;
+    let mut text = String::new();
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix(&marker) {
+            inside = !rest.starts_with("exit ");
+            continue;
+        }
+        if line.starts_with("cloudbuild: ") {
+            inside = false;
+        } else if inside {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The tier's own dockerd and registry (tests/e2e/engine.sh), stopped when dropped.
+struct DockerEngine {
+    docker_host: String,
+    registry: String,
+}
+
+impl DockerEngine {
+    fn start() -> Result<DockerEngine, String> {
+        let out = run(Command::new("bash").arg("tests/e2e/engine.sh").arg("start"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "tests/e2e/engine.sh start failed; {SETUP_HINT}:\n{}",
+                combined(&out)
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let value = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(str::to_string)
+                .ok_or_else(|| format!("tests/e2e/engine.sh start printed no {key}:\n{stdout}"))
+        };
+        let engine = DockerEngine {
+            docker_host: value("DOCKER_HOST")?,
+            registry: value("REGISTRY")?,
+        };
+        say!(
+            "cloud build cache: dockerd on {}, registry on {}",
+            engine.docker_host,
+            engine.registry
+        );
+        Ok(engine)
+    }
+
+    /// Removes every image but the stand-in bases: the empty cache a Cloud Build starts with.
+    fn reset(&self) -> Result<(), String> {
+        let out = run(Command::new("bash")
+            .arg("tests/e2e/engine.sh")
+            .arg("reset")
+            .env("DOCKER_HOST", &self.docker_host))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "tests/e2e/engine.sh reset failed:\n{}",
+                combined(&out)
+            ))
+        }
+    }
+
+    /// cloudbuild.yaml's Docker steps and `images:`, with `_IMAGE` in the tier's registry.
+    fn cloud_build(&self, project: &Path, image: &str) -> Result<String, String> {
+        let python = tools_bin()?.join("python");
+        let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cloudbuild.py");
+        let mut cmd = Command::new(python);
+        cmd.arg(runner)
+            .arg(project.join("cloudbuild.yaml"))
+            .args(["--project", PROJECT_ID, "-s"])
+            .arg(format!("_IMAGE={image}"))
+            .env("DOCKER_HOST", &self.docker_host)
+            .stdin(Stdio::null());
+        let out = run(&mut cmd)?;
+        let text = combined(&out);
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(format!(
+                "the Cloud Build steps failed ({}):\n{text}",
+                out.status
+            ))
+        }
+    }
+}
+
+impl Drop for DockerEngine {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg("tests/e2e/engine.sh")
+            .arg("stop")
+            .stdin(Stdio::null())
+            .output();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // What the deploy attaches, the jobs it runs, and Cloud Run's own variables
 // ---------------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a machine without a Docker daemon for djrun's end-to-end tier (tests/e2e.rs).
 #
-# - installs buildah, podman, debootstrap and PostgreSQL when missing (apt, needs root);
+# - installs buildah, podman, debootstrap, PostgreSQL, Docker's engine and registry when
+#   missing (apt, needs root);
 # - builds a Debian trixie root with Python 3.13 and its headers once, cached under
 #   ${DJRUN_E2E_CACHE:-$HOME/.cache/djrun-e2e}/rootfs-<suite>-<revision>-<package hash>;
 # - imports it as docker.io/library/python:3.13-slim, a stand-in for the official image (no
@@ -20,7 +21,8 @@
 #   cloudbuild.yaml with a real YAML parser) and gcp-storage-emulator (Cloud Storage's JSON
 #   API on a loopback port, for the media case).
 #
-# Idempotent: a second run only checks (in seconds). Needs no Docker daemon.
+# Idempotent: a second run only checks (in seconds). Needs no Docker daemon: the tier starts
+# one of its own where a case needs it (tests/e2e/engine.sh).
 # Run the tier afterwards with: cargo test --test e2e -- --ignored --test-threads=1
 set -euo pipefail
 
@@ -82,12 +84,16 @@ command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 # The database cases run a throwaway PostgreSQL server (initdb, pg_ctl) and query it with psql.
 pg_bin_dir >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# Docker's engine and the reference registry, for the case that runs cloudbuild.yaml's cache
+# steps on the classic builder (tests/e2e/engine.sh) and for the image benchmark.
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 if [ "${#missing[@]}" -gt 0 ]; then
     log "installing ${missing[*]} with apt-get"
     apt-get update >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
 else
-    log "buildah, podman, debootstrap and PostgreSQL are installed"
+    log "buildah, podman, debootstrap, PostgreSQL, dockerd and docker-registry are installed"
 fi
 pg_bin_dir >/dev/null || { log "PostgreSQL's initdb and pg_ctl are not in /usr/lib/postgresql/*/bin"; exit 1; }
 log "PostgreSQL server programs in $(pg_bin_dir)"
