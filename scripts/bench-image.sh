@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # Benchmark: djrun's image for examples/mysite against the seed recipe's image, built in one
-# run with the same engine (buildah, the end-to-end tier's overlay store), running on the same
-# base.
+# run with the same engine, Docker's classic builder (Cloud Build's), running on the same base.
 #
-#   bash tests/e2e/setup.sh            # once: buildah, the store, the python:3.13(-slim) stand-ins
+#   bash tests/e2e/setup.sh            # once: the engine, the python:3.13(-slim) stand-ins
 #   scripts/bench-image.sh             # BENCH_REPS=3 runs of each start measurement
 #   scripts/bench-image.sh --quick     # one of each (as .ci/run runs it); same as BENCH_REPS=1
 #
-# The recipe says `FROM python:3.10`; no registry is reachable here, so both images run on
-# the same local stand-in, docker.io/library/python:3.13-slim (tests/e2e/setup.sh), and the
+# Builds run as Cloud Build runs them (tests/e2e/cloudbuild.py on the tier's own dockerd and
+# loopback registry, tests/e2e/engine.sh): every build starts with no image but the bases, pulls
+# what the previous build pushed, builds and pushes. djrun's are its generated cloudbuild.yaml;
+# the recipe's (`gcloud builds submit --tag`, no cache at all) gets the same pull and
+# --cache-from of its previous image here, so the two rebuilds differ by their Dockerfiles alone.
+# The recipe says `FROM python:3.10`; no registry is reachable here, so both images run on the
+# same local stand-in, docker.io/library/python:3.13-slim (tests/e2e/setup.sh), and the
 # recipe's FROM names it; djrun's build stage starts from the full image's stand-in,
 # docker.io/library/python:3.13, as its Dockerfile says. Both copies of the project get the
 # same tiny view that sleeps 200 ms, for the burst of concurrent requests. For each image it
-# prints the build time, the rebuild time after a one-line code change, the bytes added on
-# top of the base the image runs on (python:3.13-slim for both; djrun's build stage is not
-# in its image), the time from start to listening and to the first 200 response (median of
-# BENCH_REPS), the summed RSS of gunicorn's processes after 100 requests, and the latency
-# percentiles of a burst of BENCH_BURST requests to the sleeping view (more than the 8
-# threads, so some queue); then the djrun/recipe ratios. Loopback only; every loop is bounded; it removes what it made.
+# prints the build time (and its pushes alone) and the rebuild time after a one-line code
+# change, each a whole build (pulls, builds, pushes); the bytes added on top of the base the
+# image runs on (python:3.13-slim for both; djrun's build stage is not in its image); the time
+# from start to listening and to the first 200 response (median of BENCH_REPS); the summed RSS
+# of gunicorn's processes after 100 requests; and the latency percentiles of a burst of
+# BENCH_BURST requests to the sleeping view (more than the 8 threads, so some queue); then the
+# djrun/recipe ratios.
+# Loopback only; every loop is bounded; it removes what it made.
 # It asserts nothing about timings: it fails only when a figure could not be produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,21 +33,13 @@ reps="${BENCH_REPS:-3}"
 [ "${1:-}" = "--quick" ] && reps=1
 burst="${BENCH_BURST:-32}"
 cache_dir="${DJRUN_E2E_CACHE:-${HOME:-/root}/.cache/djrun-e2e}"
-# The base both images run on, and the one djrun's build stage starts from.
+# The base both images run on.
 base="docker.io/library/python:3.13-slim"
-build_base="docker.io/library/python:3.13"
-store=(--storage-driver overlay --root "$cache_dir/storage/root" --runroot "$cache_dir/storage/runroot")
-buildah_() { buildah "${store[@]}" "$@"; }
-podman_() { podman "${store[@]}" "$@"; }
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || die "run as root, like the end-to-end tier (its buildah store is root's)"
-command -v buildah >/dev/null || die "buildah is missing: run bash tests/e2e/setup.sh first"
-for image in "$base" "$build_base"; do
-    buildah_ inspect --type image "$image" >/dev/null 2>&1 \
-        || die "$image is not in $cache_dir/storage: run bash tests/e2e/setup.sh first"
-done
+[ "$(id -u)" -eq 0 ] || die "run as root, like the end-to-end tier (its engine and store are root's)"
+[ -x "$cache_dir/tools/bin/python" ] || die "no tools venv in $cache_dir: run bash tests/e2e/setup.sh first"
 
 djrun="${DJRUN:-}"
 if [ -z "$djrun" ]; then
@@ -51,21 +49,22 @@ if [ -z "$djrun" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/djrun-bench.XXXXXX")
-tag_prefix="localhost/djrun-bench-$$"
-containers=()
-server_group=""
+container=""
 cleanup() {
-    [ -n "$server_group" ] && kill -KILL -- "-$server_group" 2>/dev/null || true
-    for c in "${containers[@]}"; do buildah_ rm "$c" >/dev/null 2>&1 || true; done
-    for kind in recipe djrun; do buildah_ rmi "$tag_prefix-$kind" >/dev/null 2>&1 || true; done
+    [ -n "$container" ] && docker rm -f "$container" >/dev/null 2>&1 || true
+    bash "$repo/tests/e2e/engine.sh" stop || true
     rm -rf "$work"
 }
 trap cleanup EXIT
+engine_env=$(bash tests/e2e/engine.sh start) || die "the Docker engine did not start (tests/e2e/engine.sh start)"
+DOCKER_HOST=$(sed -n 's/^DOCKER_HOST=//p' <<<"$engine_env")
+registry=$(sed -n 's/^REGISTRY=//p' <<<"$engine_env")
+export DOCKER_HOST
 
 # The same project twice, with a view that sleeps, for the burst.
 for kind in recipe djrun; do
     cp -r examples/mysite "$work/$kind"
-    cat >>"$work/$kind/mysite/urls.py" <<'EOF'
+    cat >>"$work/$kind/mysite/urls.py" <<'EOF2'
 
 # Added by scripts/bench-image.sh: a view that waits 200 ms, for the burst of requests.
 import time  # noqa: E402
@@ -79,47 +78,64 @@ def bench_sleep(request):
 
 
 urlpatterns += [path("bench-sleep/", bench_sleep)]
-EOF
+EOF2
 done
 
-# The seed recipe, as it is written, but FROM the stand-in and with gunicorn as it asks.
+# The seed recipe, as it is written, but FROM the stand-in and with gunicorn as it asks; its
+# build with the same pulled-image cache as djrun's.
 echo gunicorn >>"$work/recipe/requirements.txt"
-cat >"$work/recipe/Dockerfile" <<EOF
+cat >"$work/recipe/Dockerfile" <<EOF2
 FROM $base
 WORKDIR /app
 COPY . .
 RUN pip install -r requirements.txt
 CMD exec gunicorn --bind 0.0.0.0:\$PORT --workers 1 --threads 8 mysite.wsgi:application
-EOF
+EOF2
+cat >"$work/recipe/cloudbuild.yaml" <<'EOF2'
+steps:
+  - id: pull-cache
+    name: gcr.io/cloud-builders/docker
+    entrypoint: bash
+    args: ["-c", "docker pull ${_IMAGE}:latest || true"]
+  - id: build
+    name: gcr.io/cloud-builders/docker
+    env: ["DOCKER_BUILDKIT=0"]
+    args: ["build", "--cache-from", "${_IMAGE}:latest", "--tag", "${_IMAGE}:latest", "."]
+images:
+  - ${_IMAGE}:latest
+EOF2
 
 # djrun's files, as a user gets them.
-"$djrun" init --yes --python 3.13 --project bench-project-123 --region europe-west1 \
-    --service mysite --public --database none --media none --allow-dirty "$work/djrun" >/dev/null 2>&1 \
-    || { "$djrun" init --yes --python 3.13 --project bench-project-123 --region europe-west1 \
-        --service mysite --public --database none --media none --allow-dirty "$work/djrun" >&2; die "djrun init failed"; }
+init=(init --yes --python 3.13 --project bench-project-123 --region europe-west1
+    --service mysite --public --database none --media none --allow-dirty "$work/djrun")
+"$djrun" "${init[@]}" >/dev/null 2>&1 || { "$djrun" "${init[@]}" >&2; die "djrun init failed"; }
 
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$2"; }
 
-build() { # KIND [--no-cache] -> seconds
+# A whole build of KIND as Cloud Build runs it, from an engine with no image but the bases;
+# prints its seconds.
+cloud_build() { # KIND LOG
     local kind=$1 start
-    shift
+    bash tests/e2e/engine.sh reset
     start=$(now)
-    buildah_ bud "$@" --layers --force-rm --isolation chroot --pull-never --quiet \
-        -t "$tag_prefix-$kind" "$work/$kind" >"$work/$kind.build.log" 2>&1 \
-        || { cat "$work/$kind.build.log" >&2; die "the $kind image did not build"; }
+    (cd "$work/$kind" && "$cache_dir/tools/bin/python" "$repo/tests/e2e/cloudbuild.py" cloudbuild.yaml \
+        --project bench-project-123 -s "_IMAGE=$registry/bench-project-123/bench/$kind") >"$2" 2>&1 \
+        || { cat "$2" >&2; die "the $kind image did not build"; }
     elapsed "$start" "$(now)"
 }
 
 declare -A fig
+base_size=$(docker image inspect --format '{{.Size}}' "$base")
 for kind in recipe djrun; do
-    log "building the $kind image"
-    fig[$kind.build]=$(build "$kind" --no-cache)
+    log "building the $kind image, as Cloud Build does (nothing to pull yet)"
+    fig[$kind.build]=$(cloud_build "$kind" "$work/$kind.build.log")
+    # Of which pushes: the images a first build sends, the base layers among them.
+    fig[$kind.pushes]=$(awk '/^cloudbuild: step (push|images): exit 0 after / { s += $(NF - 1) } END { printf "%.2f", s }' "$work/$kind.build.log")
     echo "# one-line change" >>"$work/$kind/mysite/urls.py"
-    log "rebuilding the $kind image after a one-line code change"
-    fig[$kind.rebuild]=$(build "$kind")
-    size=$(podman_ image inspect --format '{{.Size}}' "$tag_prefix-$kind")
-    base_size=$(podman_ image inspect --format '{{.Size}}' "$base")
+    log "rebuilding the $kind image after a one-line code change, from the pulled images alone"
+    fig[$kind.rebuild]=$(cloud_build "$kind" "$work/$kind.rebuild.log")
+    size=$(docker image inspect --format '{{.Size}}' "$registry/bench-project-123/bench/$kind:latest")
     fig[$kind.added_mb]=$(python3 -c "print(f'{($size - $base_size) / 1e6:.1f}')")
 done
 
@@ -131,40 +147,21 @@ cloud_env=(--env K_SERVICE=mysite --env K_REVISION=mysite-00001-abc --env K_CONF
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Starts KIND's image like Cloud Run (image's CMD, user, working folder, env); sets $port and
-# $server_group. The process group is the server's own, so it is stopped as one.
+# Starts KIND's image like Cloud Run (the image's CMD, user, working folder and env, a PORT);
+# sets $port and $container.
 start_server() {
-    local kind=$1 ctr argv env_json user wd
-    ctr=$(buildah_ from --pull-never "$tag_prefix-$kind")
-    containers+=("$ctr")
-    buildah_ inspect "$ctr" >"$work/$kind.inspect.json"
-    config() { python3 -c 'import json,sys; c = json.load(open(sys.argv[1]))["OCIv1"]["config"]; v = c.get(sys.argv[2]) or ""; print(json.dumps(v) if isinstance(v, list) else v)' "$work/$kind.inspect.json" "$1"; }
-    argv=$(config Cmd)
-    env_json=$(config Env)
-    user=$(config User)
-    wd=$(config WorkingDir)
+    local kind=$1 args
     port=$(free_port)
-    local args=(run --isolation chroot)
-    [ -n "$user" ] && args+=(--user "$user")
-    [ -n "$wd" ] && args+=(--workingdir "$wd")
-    while IFS= read -r kv; do args+=(--env "$kv"); done < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1]) or []))' "$env_json")
-    args+=(--env "PORT=$port" --env "DJRUN_BENCH=$$")
+    args=(--detach --network host --env "PORT=$port" --env "DJRUN_BENCH=$$")
     [ "$kind" = djrun ] && args+=("${cloud_env[@]}")
-    local cmd=()
-    while IFS= read -r a; do cmd+=("$a"); done < <(python3 -c 'import json,sys; print("\n".join(json.loads(sys.argv[1])))' "$argv")
     START=$(now)
-    setsid buildah "${store[@]}" "${args[@]}" "$ctr" -- "${cmd[@]}" >>"$work/$kind.server.log" 2>&1 &
-    server_group=$!
+    container=$(docker run "${args[@]}" "$registry/bench-project-123/bench/$kind:latest")
 }
 
 stop_server() {
-    kill -TERM -- "-$server_group" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$server_group" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$server_group" 2>/dev/null || true
-    wait "$server_group" 2>/dev/null || true
-    server_group=""
-    buildah_ rm "${containers[-1]}" >/dev/null 2>&1 || true
-    unset 'containers[-1]'
+    docker logs "$container" >>"$work/$kind.server.log" 2>&1 || true
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    container=""
 }
 
 # Polls the port, then the login page (200 without a database), for at most 60 s; prints
@@ -195,6 +192,9 @@ sys.exit("no 200 from the server within 60 s")
 EOF
 }
 
+# Both images are local before any start is timed (each build's reset removed the other's).
+for kind in recipe djrun; do docker pull --quiet "$registry/bench-project-123/bench/$kind:latest" >/dev/null; done
+
 median() { python3 -c 'import statistics,sys; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "$@"; }
 
 for kind in recipe djrun; do
@@ -205,7 +205,7 @@ for kind in recipe djrun; do
     for rep in $(seq "$reps"); do
         log "starting the $kind image ($rep/$reps)"
         start_server "$kind"
-        read -r l f < <(probe) || { cat "$work/$kind.server.log" >&2; die "the $kind server never answered 200"; }
+        read -r l f < <(probe) || { docker logs "$container" >&2 || true; die "the $kind server never answered 200"; }
         listens+=("$l") firsts+=("$f")
         if [ "$rep" -lt "$reps" ]; then stop_server; fi
     done
@@ -251,6 +251,7 @@ done
 
 rows=(
     "build:build time (s)"
+    "pushes:of which pushes to the registry (s)"
     "rebuild:rebuild after a one-line change (s)"
     "added_mb:bytes added on top of the base (MB)"
     "listen:start to listening (s)"
@@ -261,7 +262,7 @@ rows=(
     "p99:burst p99 (s)"
     "pmax:burst max (s)"
 )
-printf '\n%-44s %10s %10s %8s\n' "figure (base: $base stand-in, buildah overlay, reps=$reps)" recipe djrun ratio
+printf '\n%-44s %10s %10s %8s\n' "figure (base: $base stand-in, Docker classic builder, reps=$reps)" recipe djrun ratio
 for row in "${rows[@]}"; do
     key=${row%%:*} label=${row#*:}
     r=${fig[recipe.$key]:-} d=${fig[djrun.$key]:-}
