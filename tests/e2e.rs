@@ -1889,7 +1889,12 @@ impl DockerEngine {
             .arg(format!("_IMAGE={image}"))
             .env("DOCKER_HOST", &self.docker_host)
             .stdin(Stdio::null());
+        let started = Instant::now();
         let out = run(&mut cmd)?;
+        say!(
+            "cloud build cache: the Cloud Build steps took {:.0?}",
+            started.elapsed()
+        );
         let text = combined(&out);
         if out.status.success() {
             Ok(text)
