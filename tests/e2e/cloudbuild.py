@@ -10,7 +10,9 @@ Needs DOCKER_HOST (tests/e2e/engine.sh start prints it). What it does, as Cloud 
   `dynamicSubstitutions`, a value may name others (bash-style ${_X}), expanded once, in order;
 - every step whose builder is gcr.io/cloud-builders/docker, in order, in the folder that holds
   the file (the upload's root), with its `entrypoint` (docker by default), `args`, `env` and
-  `dir`; the docker of PATH stands in for the builder's;
+  `dir`; the docker client installed beside dockerd stands in for the builder's, with
+  DOCKER_BUILDKIT=1 unless the step says otherwise (newer Docker releases build with BuildKit
+  by default, and BuildKit takes no layer from a plain --cache-from image);
 - the other steps (gcloud deploys and jobs) are named and skipped: nothing here reaches Google;
 - after the last step, every entry of `images:` is pushed.
 
@@ -21,6 +23,7 @@ A failed step ends the run with its exit code, as it fails a build.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -29,15 +32,35 @@ import uuid
 import yaml
 
 DOCKER_BUILDER = "gcr.io/cloud-builders/docker"
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def expand(text, table):
+    """Cloud Build's substitution: `$$` is a `$`, and a reference to no substitution fails the
+    build (as it does without `substitutionOption: ALLOW_LOOSE`)."""
+
     def one(match):
+        if match.group(0) == "$$":
+            return "$"
         key = match.group(1) or match.group(2)
-        return table.get(key, match.group(0))
+        if key not in table:
+            sys.exit(f"cloudbuild: {text!r} names ${key}, which is no substitution: the build is refused")
+        return table[key]
 
     return REFERENCE.sub(one, str(text))
+
+
+def client_path():
+    """PATH with the client of dockerd's own package first: beside it, or in the bin folder
+    next to its sbin (Debian's docker.io: /usr/bin/docker, /usr/sbin/dockerd)."""
+    path = os.environ.get("PATH", "")
+    dockerd = shutil.which("dockerd")
+    if dockerd:
+        sbin = os.path.dirname(os.path.realpath(dockerd))
+        for folder in (sbin, os.path.join(os.path.dirname(sbin), "bin")):
+            if os.access(os.path.join(folder, "docker"), os.X_OK):
+                return folder + os.pathsep + path
+    return path
 
 
 def say(text):
@@ -96,7 +119,10 @@ def main():
         if not step["name"].startswith(DOCKER_BUILDER):
             say(f"step {step_id}: skipped ({step['name']} is not the Docker builder)")
             continue
-        env = dict(os.environ)
+        # A builder whose Docker defaults to BuildKit, as Docker 23 and later do: only the
+        # step's own env chooses the classic builder. The client installed beside dockerd
+        # comes first, since it can build with either.
+        env = dict(os.environ, DOCKER_BUILDKIT="1", PATH=client_path())
         for item in step.get("env") or []:
             key, _, value = expand(item, table).partition("=")
             env[key] = value
@@ -104,7 +130,7 @@ def main():
         run(step_id, argv, os.path.join(root, step.get("dir", "")), env)
 
     for image in config.get("images") or []:
-        run("images", ["docker", "push", "--quiet", expand(image, table)], root, dict(os.environ))
+        run("images", ["docker", "push", "--quiet", expand(image, table)], root, dict(os.environ, PATH=client_path()))
     say(f"build {table['BUILD_ID']} done")
 
 

@@ -15,6 +15,9 @@
 #   starts empty at every start, like a project's first deploy. Docker allows plain HTTP to a
 #   registry on 127.0.0.0/8.
 # Builds reach PyPI and Debian's mirror through dockerd's default bridge, as on Cloud Build.
+# It refuses to start beside a system Docker engine: `reset` removes every image but the
+# stand-ins, and the two would share the bridge. One user at a time, like the tier's buildah
+# store: the e2e tier and the image bench each start it and stop it.
 set -euo pipefail
 
 CACHE_DIR="${DJRUN_E2E_CACHE:-${HOME:-/root}/.cache/djrun-e2e}"
@@ -44,23 +47,28 @@ stop_pid() { # PIDFILE
 start_dockerd() {
     alive "$RUN_DIR/dockerd.pid" && docker info >/dev/null 2>&1 && return
     command -v dockerd >/dev/null || die "dockerd is missing: run bash tests/e2e/setup.sh first"
+    if DOCKER_HOST=unix:///var/run/docker.sock docker info >/dev/null 2>&1; then
+        die "a Docker engine already answers on /var/run/docker.sock: this case removes every image of the engine it uses, so it runs only where none does"
+    fi
     mkdir -p "$RUN_DIR" "$DATA_ROOT"
     log "starting dockerd on $SOCKET (images in $DATA_ROOT)"
     setsid dockerd --host "$DOCKER_HOST" --data-root "$DATA_ROOT" --exec-root "$RUN_DIR/exec" \
         --pidfile "$RUN_DIR/dockerd.pid" --storage-driver overlay2 \
+        --containerd-namespace djrun-e2e --containerd-plugins-namespace djrun-e2e-plugins \
         >"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+    local pid=$!
     for _ in $(seq 300); do
         docker info >/dev/null 2>&1 && return
         sleep 0.1
     done
+    kill -TERM "$pid" 2>/dev/null || true
     tail -n 20 "$RUN_DIR/dockerd.log" >&2 || true
     die "dockerd did not answer on $SOCKET within 30 s (its log: $RUN_DIR/dockerd.log)"
 }
 
+# Empty at every start, also after a run that was interrupted before its stop.
 start_registry() {
-    if alive "$RUN_DIR/registry.pid" && [ -f "$RUN_DIR/registry.addr" ]; then
-        return
-    fi
+    stop_pid "$RUN_DIR/registry.pid"
     command -v docker-registry >/dev/null || die "docker-registry is missing: run bash tests/e2e/setup.sh first"
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -88,6 +96,7 @@ EOF
         fi
         sleep 0.1
     done
+    stop_pid "$RUN_DIR/registry.pid"
     tail -n 20 "$RUN_DIR/registry.log" >&2 || true
     die "the registry did not answer on 127.0.0.1:$port within 10 s"
 }
@@ -116,8 +125,9 @@ reset() {
     while read -r id; do
         [[ " ${keep[*]} " == *" $id "* ]] || docker rmi -f "$id" >/dev/null 2>&1 || true
     done < <(docker image ls -aq --no-trunc | sort -u)
-    # What a removed image still names: tags on the stand-ins' ids stay.
     docker image prune -f >/dev/null
+    # BuildKit's cache is its own, kept apart from the images.
+    docker builder prune -af >/dev/null
 }
 
 case "${1:-}" in
