@@ -56,6 +56,8 @@ const OTHER_SECRET_VALUE: &str = "e2e-value";
 /// keep it out.
 const DOTENV_SECRET: &str = "dotenv-secret-must-stay-local";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// What buildah prints when the kernel refuses to seal its in-memory copy of itself.
+const BUILDAH_SEAL_FLAKE: &str = "sealing memfd copy: Device or resource busy";
 const SETUP_HINT: &str = "run `bash tests/e2e/setup.sh` (as root) first";
 
 /// Progress lines go straight to stderr, past libtest's capture: a slow tier should say
@@ -2558,19 +2560,36 @@ impl Engine {
             ]),
         };
         cmd.arg("-f").arg(dockerfile).args(["-t", tag]).arg(context);
-        say!("{}", show_command(&cmd));
-        let started = Instant::now();
-        let result = run(&mut cmd);
-        say!("build took {:.0?}", started.elapsed());
-        match result {
-            Ok(out) => Build {
-                ok: out.status.success(),
-                output: combined(&out),
-            },
-            Err(e) => Build {
-                ok: false,
-                output: e,
-            },
+        let mut attempt = 1;
+        loop {
+            say!("{}", show_command(&cmd));
+            let started = Instant::now();
+            let result = run(&mut cmd);
+            say!("build took {:.0?}", started.elapsed());
+            let build = match result {
+                Ok(out) => Build {
+                    ok: out.status.success(),
+                    output: combined(&out),
+                },
+                Err(e) => Build {
+                    ok: false,
+                    output: e,
+                },
+            };
+            // buildah's chroot isolation runs each RUN from a sealed in-memory copy of
+            // itself, and the kernel sometimes refuses the seal under load (EBUSY) before the
+            // step's command starts: an engine hiccup, not the Dockerfile's. One retry, from
+            // the layers already built; any other failure is the build's.
+            if !build.ok
+                && attempt == 1
+                && self == Engine::Buildah
+                && build.output.contains(BUILDAH_SEAL_FLAKE)
+            {
+                say!("buildah could not start a RUN step ({BUILDAH_SEAL_FLAKE}): building again");
+                attempt += 1;
+                continue;
+            }
+            return build;
         }
     }
 
