@@ -64,7 +64,7 @@ export DOCKER_HOST
 # The same project twice, with a view that sleeps, for the burst.
 for kind in recipe djrun; do
     cp -r examples/mysite "$work/$kind"
-    cat >>"$work/$kind/mysite/urls.py" <<'EOF2'
+    cat >>"$work/$kind/mysite/urls.py" <<'EOF'
 
 # Added by scripts/bench-image.sh: a view that waits 200 ms, for the burst of requests.
 import time  # noqa: E402
@@ -78,20 +78,20 @@ def bench_sleep(request):
 
 
 urlpatterns += [path("bench-sleep/", bench_sleep)]
-EOF2
+EOF
 done
 
 # The seed recipe, as it is written, but FROM the stand-in and with gunicorn as it asks; its
 # build with the same pulled-image cache as djrun's.
 echo gunicorn >>"$work/recipe/requirements.txt"
-cat >"$work/recipe/Dockerfile" <<EOF2
+cat >"$work/recipe/Dockerfile" <<EOF
 FROM $base
 WORKDIR /app
 COPY . .
 RUN pip install -r requirements.txt
 CMD exec gunicorn --bind 0.0.0.0:\$PORT --workers 1 --threads 8 mysite.wsgi:application
-EOF2
-cat >"$work/recipe/cloudbuild.yaml" <<'EOF2'
+EOF
+cat >"$work/recipe/cloudbuild.yaml" <<'EOF'
 steps:
   - id: pull-cache
     name: gcr.io/cloud-builders/docker
@@ -103,7 +103,7 @@ steps:
     args: ["build", "--cache-from", "${_IMAGE}:latest", "--tag", "${_IMAGE}:latest", "."]
 images:
   - ${_IMAGE}:latest
-EOF2
+EOF
 
 # djrun's files, as a user gets them.
 init=(init --yes --python 3.13 --project bench-project-123 --region europe-west1

@@ -98,20 +98,22 @@ pub const TOOLS_OLDEST_MINOR: u64 = 10;
 /// its manager's tool supports.
 pub const EXPORT_PYTHON: &str = "3.13";
 
+/// Whether Python `python` is older than the pinned Poetry, PDM and Pipenv run on.
+fn older_than_tools(python: &str) -> bool {
+    crate::inspect::python_version::minor_of(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR)
+}
+
 /// Whether Poetry or Pipenv reads the lock in a stage of its own, on [`EXPORT_PYTHON`]: the
 /// project's Python is older than the pinned tool runs on.
 pub fn exports_on_its_own_python(deps: &crate::inspect::deps::Deps, python: &str) -> bool {
     use crate::inspect::deps::Manager;
-    matches!(deps.manager, Manager::Poetry | Manager::Pipenv)
-        && crate::inspect::python_version::minor_of(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR)
+    matches!(deps.manager, Manager::Poetry | Manager::Pipenv) && older_than_tools(python)
 }
 
 /// Why the project's manager cannot read its lock for Python `python`, if it cannot. PDM reads
 /// the project's environment by running its own code on the project's Python, which needs 3.10.
 pub fn manager_cannot_serve(deps: &crate::inspect::deps::Deps, python: &str) -> Option<String> {
-    let old =
-        crate::inspect::python_version::minor_of(python).is_some_and(|m| m < TOOLS_OLDEST_MINOR);
-    (deps.manager == crate::inspect::deps::Manager::Pdm && old).then(|| {
+    (deps.manager == crate::inspect::deps::Manager::Pdm && older_than_tools(python)).then(|| {
         format!(
             "the project's Python is {python}, and PDM {} (the version the image installs to read `pdm.lock`) needs Python 3.10 or newer, also for the project's own environment, which it reads to export the lock",
             TOOLS.pdm

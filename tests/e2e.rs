@@ -943,10 +943,7 @@ fn run_case(o: &mut Outcome, source: &Path, case: &Case) -> Result<(), String> {
 
     // 1-2. Copy the fixture and let djrun make it ready for Cloud Run.
     copy_tree(source, &o.project).map_err(|e| format!("copy {}: {e}", source.display()))?;
-    // DJRUN_E2E_DJRUN runs the tier against another build of djrun.
-    let djrun =
-        std::env::var_os("DJRUN_E2E_DJRUN").unwrap_or_else(|| env!("CARGO_BIN_EXE_djrun").into());
-    let mut init = Command::new(djrun);
+    let mut init = Command::new(djrun_bin());
     init.arg("init")
         .arg(&o.project)
         .args(["--yes", "--project", PROJECT_ID, "--region", REGION])
@@ -1737,9 +1734,7 @@ fn cloud_build_reuses_the_pulled_images_after_a_code_change() {
     let root = TempDir::new().expect("temporary folder");
     let project = root.path().join("mysite");
     copy_tree(Path::new("examples/mysite"), &project).expect("copy examples/mysite");
-    let djrun =
-        std::env::var_os("DJRUN_E2E_DJRUN").unwrap_or_else(|| env!("CARGO_BIN_EXE_djrun").into());
-    let mut init = Command::new(djrun);
+    let mut init = Command::new(djrun_bin());
     init.arg("init")
         .arg(&project)
         .args(["--yes", "--project", PROJECT_ID, "--region", REGION])
@@ -1755,7 +1750,6 @@ fn cloud_build_reuses_the_pulled_images_after_a_code_change() {
     let image = format!("{}/{PROJECT_ID}/djrun/mysite", engine.registry);
 
     say!("cloud build cache: the first build, with nothing to pull");
-    engine.reset().unwrap_or_else(|e| panic!("{e}"));
     let first = engine
         .cloud_build(&project, &image)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -1778,7 +1772,6 @@ fn cloud_build_reuses_the_pulled_images_after_a_code_change() {
         .and_then(|mut f| f.write_all(b"# a one-line change\n"))
         .expect("change mysite/urls.py");
     say!("cloud build cache: the second build, after a code change, from the pulled images alone");
-    engine.reset().unwrap_or_else(|e| panic!("{e}"));
     let second = engine
         .cloud_build(&project, &image)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -1837,7 +1830,7 @@ struct DockerEngine {
 
 impl DockerEngine {
     fn start() -> Result<DockerEngine, String> {
-        let out = run(Command::new("bash").arg("tests/e2e/engine.sh").arg("start"))?;
+        let out = run(&mut engine_sh("start"))?;
         if !out.status.success() {
             return Err(format!(
                 "tests/e2e/engine.sh start failed; {SETUP_HINT}:\n{}",
@@ -1864,24 +1857,17 @@ impl DockerEngine {
         Ok(engine)
     }
 
-    /// Removes every image but the stand-in bases: the empty cache a Cloud Build starts with.
-    fn reset(&self) -> Result<(), String> {
-        let out = run(Command::new("bash")
-            .arg("tests/e2e/engine.sh")
-            .arg("reset")
-            .env("DOCKER_HOST", &self.docker_host))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
+    /// cloudbuild.yaml's Docker steps and `images:`, with `_IMAGE` in the tier's registry, on
+    /// an engine that has no image but the stand-in bases: the empty cache a Cloud Build
+    /// starts with (tests/e2e/engine.sh reset).
+    fn cloud_build(&self, project: &Path, image: &str) -> Result<String, String> {
+        let out = run(engine_sh("reset").env("DOCKER_HOST", &self.docker_host))?;
+        if !out.status.success() {
+            return Err(format!(
                 "tests/e2e/engine.sh reset failed:\n{}",
                 combined(&out)
-            ))
+            ));
         }
-    }
-
-    /// cloudbuild.yaml's Docker steps and `images:`, with `_IMAGE` in the tier's registry.
-    fn cloud_build(&self, project: &Path, image: &str) -> Result<String, String> {
         let python = tools_bin()?.join("python");
         let runner = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cloudbuild.py");
         let mut cmd = Command::new(python);
@@ -1909,13 +1895,16 @@ impl DockerEngine {
     }
 }
 
+/// `bash tests/e2e/engine.sh ACTION`.
+fn engine_sh(action: &str) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg("tests/e2e/engine.sh").arg(action);
+    cmd
+}
+
 impl Drop for DockerEngine {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg("tests/e2e/engine.sh")
-            .arg("stop")
-            .stdin(Stdio::null())
-            .output();
+        let _ = run(&mut engine_sh("stop"));
     }
 }
 
@@ -2560,37 +2549,16 @@ impl Engine {
             ]),
         };
         cmd.arg("-f").arg(dockerfile).args(["-t", tag]).arg(context);
-        let mut attempt = 1;
-        loop {
-            say!("{}", show_command(&cmd));
-            let started = Instant::now();
-            let result = run(&mut cmd);
-            say!("build took {:.0?}", started.elapsed());
-            let build = match result {
-                Ok(out) => Build {
-                    ok: out.status.success(),
-                    output: combined(&out),
-                },
-                Err(e) => Build {
-                    ok: false,
-                    output: e,
-                },
-            };
-            // buildah's chroot isolation runs each RUN from a sealed in-memory copy of
-            // itself, and the kernel sometimes refuses the seal under load (EBUSY) before the
-            // step's command starts: an engine hiccup, not the Dockerfile's. One retry, from
-            // the layers already built; any other failure is the build's.
-            if !build.ok
-                && attempt == 1
-                && self == Engine::Buildah
-                && build.output.contains(BUILDAH_SEAL_FLAKE)
-            {
-                say!("buildah could not start a RUN step ({BUILDAH_SEAL_FLAKE}): building again");
-                attempt += 1;
-                continue;
-            }
-            return build;
+        let build = build_once(&mut cmd);
+        // buildah's chroot isolation runs each RUN from a sealed in-memory copy of itself, and
+        // the kernel sometimes refuses the seal under load (EBUSY) before the step's command
+        // starts: an engine hiccup, not the Dockerfile's. One retry, from the layers already
+        // built; any other failure is the build's.
+        if !build.ok && self == Engine::Buildah && build.output.contains(BUILDAH_SEAL_FLAKE) {
+            say!("buildah could not start a RUN step ({BUILDAH_SEAL_FLAKE}): building again");
+            return build_once(&mut cmd);
         }
+        build
     }
 
     fn inspect_json(self, tag: &str) -> Result<Value, String> {
@@ -3383,6 +3351,24 @@ fn step_header(line: &str) -> Option<(String, String)> {
     Some((id.to_string(), instruction.to_string()))
 }
 
+/// One run of an image build command, timed.
+fn build_once(cmd: &mut Command) -> Build {
+    say!("{}", show_command(cmd));
+    let started = Instant::now();
+    let result = run(cmd);
+    say!("build took {:.0?}", started.elapsed());
+    match result {
+        Ok(out) => Build {
+            ok: out.status.success(),
+            output: combined(&out),
+        },
+        Err(e) => Build {
+            ok: false,
+            output: e,
+        },
+    }
+}
+
 /// The first step whose instruction matches, and whether the builder took it from its cache.
 fn find_step(output: &str, matches: fn(&str) -> bool) -> Option<Step> {
     let lines: Vec<&str> = output.lines().collect();
@@ -3998,6 +3984,11 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
         .append(true)
         .open(path)?
         .write_all(text.as_bytes())
+}
+
+/// The djrun the tier runs: this crate's, or another build named by DJRUN_E2E_DJRUN.
+fn djrun_bin() -> OsString {
+    std::env::var_os("DJRUN_E2E_DJRUN").unwrap_or_else(|| env!("CARGO_BIN_EXE_djrun").into())
 }
 
 fn run(cmd: &mut Command) -> Result<Output, String> {
