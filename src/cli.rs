@@ -105,6 +105,14 @@ pub struct ChoiceArgs {
     /// The database's max_connections, where the Cloud SQL tier's default is not it.
     #[arg(long, value_name = "N")]
     pub db_max_connections: Option<u32>,
+    /// A value the settings read, set on the service and the migrate job (saved); repeat for
+    /// more. Secrets go with --secret.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// A variable whose value is a secret: kept in Secret Manager, its value read by `djrun
+    /// deploy` from $NAME or asked, never written to a file (saved); repeat for more.
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
 }
 
 /// `djrun init`.

@@ -43,6 +43,10 @@ pub struct Saved {
     pub capacity: crate::deployment::CapacityChoices,
     /// `--settings`.
     pub settings: Option<String>,
+    /// `--env`, every value by name.
+    pub env: Option<std::collections::BTreeMap<String, String>>,
+    /// `--secret`, every name.
+    pub secrets: Option<Vec<String>>,
 }
 
 /// Where the saved choices live.
@@ -135,26 +139,25 @@ impl ConfigFile {
                 }),
             }
         };
-        let domains = match table.get("domains") {
-            None => None,
-            Some(item) => {
-                let bad = || {
-                    Error::input_hint(
-                        format!(
-                            "`{}`: `{prefix}domains` must be a list of host names",
-                            self.path
-                        ),
-                        "write it as `domains = [\"www.example.com\"]` or remove it",
-                    )
-                };
-                let array = item.as_array().ok_or_else(bad)?;
-                let mut out = Vec::new();
-                for v in array.iter() {
-                    out.push(v.as_str().ok_or_else(bad)?.to_string());
-                }
-                Some(out)
+        // A list of strings: `what` names its items, `example` shows one.
+        let strings = |key: &str, what: &str, example: &str| -> Result<Option<Vec<String>>> {
+            let Some(item) = table.get(key) else {
+                return Ok(None);
+            };
+            let bad = || {
+                Error::input_hint(
+                    format!("`{}`: `{prefix}{key}` must be a list of {what}", self.path),
+                    format!("write it as `{key} = [\"{example}\"]` or remove it"),
+                )
+            };
+            let array = item.as_array().ok_or_else(bad)?;
+            let mut out = Vec::new();
+            for v in array.iter() {
+                out.push(v.as_str().ok_or_else(bad)?.to_string());
             }
+            Ok(Some(out))
         };
+        let domains = strings("domains", "host names", "www.example.com")?;
         let number = |key: &str| -> Result<Option<u32>> {
             match table.get(key) {
                 None => Ok(None),
@@ -177,7 +180,30 @@ impl ConfigFile {
             max_instances: number("max-instances")?,
             db_max_connections: number("db-max-connections")?,
         };
+        let env = match table.get("env") {
+            None => None,
+            Some(item) => {
+                let bad = || {
+                    Error::input_hint(
+                        format!(
+                            "`{}`: `{prefix}env` must be a table of names and string values",
+                            self.path
+                        ),
+                        "write it as `env = { ADMIN_URL = \"admin/\" }` or remove it",
+                    )
+                };
+                let table = item.as_table_like().ok_or_else(bad)?;
+                let mut out = std::collections::BTreeMap::new();
+                for (k, v) in table.iter() {
+                    out.insert(k.to_string(), v.as_str().ok_or_else(bad)?.to_string());
+                }
+                Some(out)
+            }
+        };
+        let secrets = strings("secrets", "variable names", "STRIPE_API_KEY")?;
         Ok(Saved {
+            env,
+            secrets,
             settings: string("settings")?,
             capacity,
             domains,
@@ -286,6 +312,23 @@ impl ConfigFile {
                     .as_ref()
                     .map(|d| Value::Array(d.iter().map(|s| s.as_str()).collect())),
             );
+            set(
+                "secrets",
+                saved
+                    .secrets
+                    .as_ref()
+                    .map(|d| Value::Array(d.iter().map(|s| s.as_str()).collect())),
+            );
+            set(
+                "env",
+                saved.env.as_ref().map(|env| {
+                    let mut t = toml_edit::InlineTable::new();
+                    for (k, v) in env {
+                        t.insert(k, Value::from(v.as_str()));
+                    }
+                    Value::InlineTable(t)
+                }),
+            );
         }
         let mut after = doc.to_string();
         if let Some(text) = &self.text {
@@ -320,6 +363,11 @@ fn same_value(a: &Value, b: &Value) -> bool {
         (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
         (Value::Array(a), Value::Array(b)) => {
             a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_value(x, y))
+        }
+        (Value::InlineTable(a), Value::InlineTable(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| same_value(x, y)))
         }
         _ => false,
     }

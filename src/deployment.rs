@@ -3,6 +3,7 @@
 //! computed once from the project facts and the resolved choices.
 
 use crate::generate::Options;
+use crate::inspect::envvars::BuildDatabase;
 use crate::inspect::ProjectFacts;
 use crate::Result;
 use crate::{validate, Error};
@@ -547,6 +548,24 @@ impl Deployment {
         if let Some(var) = &s.csrf_origins_env {
             env.push((var.clone(), origins.join(",")));
         }
+        // Variables that name the site itself get its address: the first custom domain,
+        // else the service's own URL.
+        for v in crate::configuration::variables(facts) {
+            if v.provider == crate::configuration::Provider::ServiceUrl {
+                let site = origins
+                    .get(1)
+                    .or(origins.first())
+                    .cloned()
+                    .unwrap_or_default();
+                env.push((v.name, site));
+            }
+        }
+        // The user's values, as Cloud Build reads them: `$$` is a `$`.
+        for (name, value) in &options.env {
+            if !env.iter().any(|(n, _)| n == name) {
+                env.push((name.clone(), value.replace('$', "$$")));
+            }
+        }
         env.dedup_by(|a, b| a.0 == b.0);
 
         let database = if options.database.has_url() {
@@ -597,6 +616,15 @@ impl Deployment {
                     SecretSource::FromUser
                 },
             });
+        }
+        for var in &options.secrets {
+            if !secrets.iter().any(|x| x.var == *var) {
+                secrets.push(Secret {
+                    var: var.clone(),
+                    secret: secret_id(service, var),
+                    source: SecretSource::FromUser,
+                });
+            }
         }
         let set_by_deploy: Vec<&str> = env
             .iter()
@@ -718,14 +746,11 @@ impl Deployment {
 
     /// What the settings need at build time beyond what the facts already give a value:
     /// the database URL and the bucket djrun's block reads.
-    pub fn build_values(&self) -> Vec<(String, String)> {
+    pub fn build_values(&self, database: BuildDatabase) -> Vec<(String, String)> {
         let mut values = Vec::new();
         if let Some(db) = &self.database {
             if !db.read_by_project {
-                values.push((
-                    db.var.clone(),
-                    "sqlite:////tmp/build-only.sqlite3".to_string(),
-                ));
+                values.push((db.var.clone(), database.url().to_string()));
             }
         }
         if self.media.is_some() {

@@ -4,6 +4,7 @@
 use crate::config::{ConfigFile, Saved};
 use crate::deployment::{DatabaseKind, Deployment, MediaKind, SqlInstance};
 use crate::inspect::deps::{Manager, Manifest};
+use crate::inspect::envvars::BuildDatabase;
 use crate::inspect::settings::BaseDir;
 use crate::inspect::{layout, read_text, ProjectFacts};
 use crate::patch::pyproject::{self, Wanted};
@@ -43,6 +44,10 @@ pub struct Options {
     pub github: Option<crate::deployment::Github>,
     /// CPU, memory and instance counts.
     pub capacity: crate::deployment::CapacityChoices,
+    /// Plain values the user gives the settings (`--env`), by name.
+    pub env: Vec<(String, String)>,
+    /// Variables the user keeps in Secret Manager (`--secret`).
+    pub secrets: Vec<String>,
     /// What to store as saved choices.
     pub saved: Saved,
 }
@@ -182,6 +187,11 @@ struct DockerfileContext<'a> {
     local_install: String,
     /// Where the local requirements stand, as the Dockerfile's comment names them.
     local_lines: String,
+    /// The commands that give the app's user the places the settings write to when they
+    /// start (relative to the project folder, or absolute).
+    writable: Vec<String>,
+    /// What the settings write there, and where they say so.
+    writable_reasons: Vec<String>,
 }
 
 /// How the image installs requirements from local paths.
@@ -445,7 +455,10 @@ struct SettingsBlockContext {
     /// `merge` (the settings have `STORAGES`), `new`, or `legacy` (the pre-4.2 settings).
     storages: &'static str,
     /// The backend of `STORAGES["staticfiles"]` djrun sets, if any.
-    static_backend: Option<&'static str>,
+    static_backend: Option<String>,
+    /// Whether the block defines djrun's static storage (WhiteNoise's, tolerating a source map
+    /// a vendored file names but does not ship).
+    tolerant_storage: bool,
     /// The backend of `STORAGES["default"]` djrun sets, if any.
     default_backend: Option<&'static str>,
     database: Option<DatabaseBlock>,
@@ -534,8 +547,10 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
             whitenoise,
             after_security: s.security_middleware,
             storages,
+            // Defined in the block itself, so the settings module names it.
             static_backend: whitenoise
-                .then_some("whitenoise.storage.CompressedManifestStaticFilesStorage"),
+                .then(|| format!("{}.DjrunStaticFilesStorage", facts.settings_module)),
+            tolerant_storage: whitenoise,
             default_backend: None,
             database: None,
             media: None,
@@ -803,11 +818,11 @@ pub fn build_env(facts: &ProjectFacts, deployment: &Deployment) -> String {
         ("K_SERVICE".into(), "build".into()),
         (key_var, "collectstatic-placeholder".into()),
     ];
-    for (name, value) in facts
-        .settings
-        .build_values
+    let database = build_database(facts, deployment);
+    let settings_values = crate::inspect::envvars::build_env(&facts.settings.env_reads, database);
+    for (name, value) in settings_values
         .iter()
-        .chain(deployment.build_values().iter())
+        .chain(deployment.build_values(database).iter())
     {
         if !vars.iter().any(|(n, _)| n == name) {
             vars.push((name.clone(), value.clone()));
@@ -817,6 +832,59 @@ pub fn build_env(facts: &ProjectFacts, deployment: &Deployment) -> String {
         .map(|(n, v)| format!("{n}={}", crate::steps::shell_quote(v)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The commands that give the app's user the places the settings write to when they start:
+/// a folder of its own is made and given whole (with what the build's import of the settings
+/// wrote there); the project folder itself is given alone, not the code in it, and so is
+/// each file the settings write in it, where the build made one.
+fn writable_folders(facts: &ProjectFacts) -> Vec<String> {
+    let q = crate::steps::shell_quote;
+    let mut commands: Vec<String> = Vec::new();
+    let mut push = |command: String| {
+        if !commands.contains(&command) {
+            commands.push(command);
+        }
+    };
+    for w in &facts.settings.writes {
+        if w.folder == "." {
+            push("chown 10001 .".to_string());
+            if w.kind != "folder" {
+                push(format!(
+                    "if [ -e {0} ]; then chown 10001 {0}; fi",
+                    q(&w.path)
+                ));
+            }
+        } else {
+            push(format!("mkdir -p {}", q(&w.folder)));
+            push(format!("chown -R 10001 {}", q(&w.folder)));
+        }
+    }
+    commands
+}
+
+/// The database the build-time values name: the deployment's engine, else the one the
+/// settings or the dependencies name, else SQLite.
+pub fn build_database(facts: &ProjectFacts, deployment: &Deployment) -> BuildDatabase {
+    match deployment.database.as_ref().map(|d| d.kind) {
+        Some(DatabaseKind::CloudSqlPostgres) => return BuildDatabase::Postgres,
+        Some(DatabaseKind::CloudSqlMysql) => return BuildDatabase::Mysql,
+        _ => {}
+    }
+    let deps = &facts.deps;
+    if facts.settings.database == "postgres"
+        || ["psycopg", "psycopg2", "psycopg2-binary", "psycopg-binary"]
+            .iter()
+            .any(|d| deps.has(d))
+    {
+        BuildDatabase::Postgres
+    } else if facts.settings.database == "mysql"
+        || ["mysqlclient", "pymysql"].iter().any(|d| deps.has(d))
+    {
+        BuildDatabase::Mysql
+    } else {
+        BuildDatabase::Sqlite
+    }
 }
 
 /// Compute every change `init` would make.
@@ -926,9 +994,28 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             local_copies: local.local_copies,
             local_install: local.local_install,
             local_lines: local.local_lines.join("; "),
+            writable: writable_folders(facts),
+            writable_reasons: facts
+                .settings
+                .writes
+                .iter()
+                .map(|w| format!("{} `{}` ({}:{})", w.kind, w.path, w.at.file, w.at.line))
+                .collect(),
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);
+
+    // Configuration modules the operator makes from the repository's example, which the
+    // settings import and the repository lacks: made as the settings were read with them.
+    for made in &facts.settings.operator_modules {
+        plan.push(FileChange {
+            path: made.file.clone(),
+            before: None,
+            after: made.text.clone(),
+            owner: Owner::User,
+            encoding: Encoding::Utf8,
+        });
+    }
 
     // Folders that only hold what the project makes on a developer's machine. In
     // .dockerignore a pattern is matched from the context's top, in .gcloudignore anywhere.
@@ -1242,6 +1329,41 @@ mod tests {
         assert!(by_name.build.is_empty());
         assert_eq!(by_name.runtime, ["gdal-bin", "libpq5"]);
         assert_eq!(by_name.runtime_reasons.len(), 2);
+    }
+
+    #[test]
+    fn the_app_user_gets_the_places_the_settings_write_and_no_more() {
+        use crate::inspect::writes::Write;
+        let place = |path: &str, folder: &str, kind: &'static str| Write {
+            path: path.into(),
+            folder: folder.into(),
+            kind,
+            at: crate::inspect::Location {
+                file: "site/settings.py".into(),
+                line: 1,
+            },
+        };
+        let mysite = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mysite");
+        let mut facts = crate::inspect::inspect(&mysite).unwrap();
+        assert!(writable_folders(&facts).is_empty(), "mysite writes nothing");
+        facts.settings.writes = vec![
+            place("secret.key", ".", "file"),
+            place("logs/app.log", "logs", "log file"),
+            place("logs", "logs", "folder"),
+            place("/var/log/my site", "/var/log/my site", "folder"),
+        ];
+        assert_eq!(
+            writable_folders(&facts),
+            vec![
+                // The project folder alone, and the one file, not the code beside it.
+                "chown 10001 .",
+                "if [ -e secret.key ]; then chown 10001 secret.key; fi",
+                "mkdir -p logs",
+                "chown -R 10001 logs",
+                "mkdir -p '/var/log/my site'",
+                "chown -R 10001 '/var/log/my site'",
+            ]
+        );
     }
 
     #[test]

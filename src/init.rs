@@ -60,6 +60,10 @@ pub struct InitRequest {
     pub bucket: Option<String>,
     /// `--public-media` (`Some(true)`) or `--private-media` (`Some(false)`).
     pub public_media: Option<bool>,
+    /// `--env NAME=VALUE`, each as given.
+    pub env: Vec<String>,
+    /// `--secret NAME`, each.
+    pub secrets: Vec<String>,
     /// Colour the diff.
     pub color: bool,
     /// Whether questions can be asked (a terminal on stdin).
@@ -111,6 +115,8 @@ fn example(flag: &str) -> &'static str {
         "--max-instances" => "pass a number of at least 1, such as `--max-instances 5`",
         "--github-repo" => "pass the repository as OWNER/NAME, such as `--github-repo acme/shop`",
         "--domain" => "pass the host alone, such as `--domain www.example.com`",
+        "--env" => "pass `--env NAME=VALUE` for a plain value, or `--secret NAME` for one that must stay out of files (`djrun deploy` reads it from `$NAME` or asks)",
+        "--secret" => "pass the variable's name, such as `--secret STRIPE_API_KEY`; `djrun deploy` reads its value from `$STRIPE_API_KEY` or asks",
         "--bucket" => "pass a bucket name of lowercase letters, digits and hyphens, such as `--bucket my-shop-media`",
         _ => "pass the Python version as X.Y, such as `--python 3.13`",
     }
@@ -537,7 +543,35 @@ pub fn resolve(
         }
     }
 
+    let (env, secrets) =
+        resolve_configuration(facts, request, &saved, config, prompter, ask, warnings)?;
+    for made in &facts.settings.operator_modules {
+        warnings.push(format!(
+            "`{}` line {} imports `{}`, which the repository has only as `{}`: djrun makes `{}` from it, {}{}. Commit it (with `git add -f` where .gitignore lists it), or a build from the repository lacks it",
+            made.import.file,
+            made.import.line,
+            made.module,
+            made.example,
+            made.file,
+            if made.from_env.is_empty() {
+                "as it is".to_string()
+            } else {
+                format!(
+                    "reading {} from the environment (`--env NAME=VALUE`, `--secret NAME`)",
+                    made.from_env.join(", ")
+                )
+            },
+            if made.kept.is_empty() {
+                String::new()
+            } else {
+                format!("; {} keep the example's values: review them", made.kept.join(", "))
+            },
+        ));
+    }
+
     let store = Saved {
+        env: (!env.is_empty()).then(|| env.clone()),
+        secrets: (!secrets.is_empty()).then(|| secrets.clone()),
         project: Some(project.clone()),
         region: Some(region.clone()),
         service: (service != derived).then(|| service.clone()),
@@ -575,8 +609,146 @@ pub fn resolve(
         domains,
         github,
         capacity,
+        env: env.into_iter().collect(),
+        secrets,
         saved: store,
     })
+}
+
+/// The values the user gives the settings: `--env` over the saved ones, `--secret` beside
+/// the saved ones, and each variable the settings require that nothing else gives: asked
+/// (its example file's value the default), taken from the example file with `--yes`, or
+/// refused naming where it is read. A variable whose name says it holds a secret is left to
+/// `djrun deploy`, which reads it from `$NAME` or asks, and keeps it in Secret Manager.
+fn resolve_configuration(
+    facts: &ProjectFacts,
+    request: &InitRequest,
+    saved: &Saved,
+    config: &ConfigFile,
+    prompter: &mut dyn Prompter,
+    ask: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(std::collections::BTreeMap<String, String>, Vec<String>)> {
+    use crate::configuration::{self, looks_secret, Provider};
+    let variables = configuration::variables(facts);
+    let djrun_sets = |name: &str| {
+        variables
+            .iter()
+            .any(|v| v.name == name && v.provider == Provider::Djrun)
+    };
+    let check = |name: &str, value: Option<&str>, from_flag: bool| -> Result<()> {
+        let fail = |why: String| {
+            if from_flag {
+                flag_error(if value.is_some() { "--env" } else { "--secret" }, why)
+            } else {
+                saved_error(config, if value.is_some() { "env" } else { "secrets" }, why)
+            }
+        };
+        validate::env_name(name).map_err(&fail)?;
+        if djrun_sets(name) {
+            return Err(fail(format!("djrun's deploy sets `{name}` itself")));
+        }
+        if let Some(value) = value {
+            if looks_secret(name) {
+                return Err(fail(format!(
+                    "`{name}` holds a secret, which must stay out of files and command lines: pass `--secret {name}` instead"
+                )));
+            }
+            validate::env_value(value).map_err(|why| fail(format!("`{name}`: {why}")))?;
+        }
+        Ok(())
+    };
+    let mut env = saved.env.clone().unwrap_or_default();
+    for (name, value) in &env {
+        check(name, Some(value), false)?;
+    }
+    for pair in &request.env {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(flag_error(
+                "--env",
+                format!("`{pair}` has no `=` between the name and the value"),
+            ));
+        };
+        check(name, Some(value), true)?;
+        env.insert(name.to_string(), value.to_string());
+    }
+    let mut secrets: Vec<String> = Vec::new();
+    let saved_secrets = saved.secrets.clone().unwrap_or_default();
+    for (name, from_flag) in saved_secrets
+        .iter()
+        .map(|n| (n, false))
+        .chain(request.secrets.iter().map(|n| (n, true)))
+    {
+        check(name, None, from_flag)?;
+        if env.contains_key(name) {
+            return Err(flag_error(
+                "--secret",
+                format!("`{name}` is given a plain value with `--env` too: keep one"),
+            ));
+        }
+        if !secrets.contains(name) {
+            secrets.push(name.clone());
+        }
+    }
+
+    let examples = configuration::example_values(facts);
+    for var in &variables {
+        let given = env.contains_key(&var.name) || secrets.contains(&var.name);
+        if var.provider != Provider::User || !var.required || given || looks_secret(&var.name) {
+            continue;
+        }
+        let from_example = examples.iter().find(|(n, _, _)| *n == var.name);
+        let value = if ask {
+            let prompt = format!(
+                "Value of `{}` on Cloud Run (the settings read it at {}, with no default)",
+                var.name, var.source
+            );
+            prompter.text(
+                &Question {
+                    prompt: &prompt,
+                    flag: "--env",
+                },
+                from_example.map(|(_, v, _)| v.as_str()),
+                &|v| {
+                    if v.is_empty() {
+                        Err("the settings need a value".to_string())
+                    } else {
+                        validate::env_value(v)
+                    }
+                },
+            )?
+        } else if let Some((_, value, file)) = from_example {
+            validate::env_value(value).map_err(|why| {
+                Error::input_hint(format!("`{file}`: `{}`: {why}", var.name), example("--env"))
+            })?;
+            let local = ["localhost", "127.0.0.1", "0.0.0.0"]
+                .iter()
+                .any(|h| value.contains(h));
+            warnings.push(format!(
+                "`{}` is set to `{value}`, its value in `{file}`: the settings read it at {} with no default.{} Pass `--env {}=VALUE` to set another",
+                var.name,
+                var.source,
+                if local { " That address is this machine's: on Cloud Run nothing listens there." } else { "" },
+                var.name
+            ));
+            value.clone()
+        } else {
+            let (file, line) = var.source.rsplit_once(':').unwrap_or((&var.source, "?"));
+            return Err(Error::input_hint(
+                format!(
+                    "`{file}` line {line}: the settings require `{}` ({}) at start-up, and nothing gives it a value",
+                    var.name,
+                    var.shape.as_str().replace('_', " ")
+                ),
+                format!(
+                    "pass `--env {}=VALUE`, or `--secret {}` when the value is a secret (`djrun deploy` then reads it from `${}` or asks)",
+                    var.name, var.name, var.name
+                ),
+            ));
+        };
+        env.insert(var.name.clone(), value);
+    }
+    Ok((env, secrets))
 }
 
 /// How the database question shows a kind.

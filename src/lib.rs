@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod configuration;
 pub mod deploy;
 pub mod deployment;
 pub mod docs;

@@ -164,6 +164,8 @@ fn choices(args: ChoiceArgs, color: bool, interactive: bool) -> InitRequest {
             max_instances: args.max_instances,
             db_max_connections: args.db_max_connections,
         },
+        env: args.env,
+        secrets: args.secrets,
         database: args.database,
         sql_instance: args.sql_instance,
         media: args.media,

@@ -30,6 +30,12 @@ struct Derived<'a> {
     vcs_requirements: &'a [crate::inspect::sources::VcsRequirement],
     /// Dependencies installed from paths inside the project, after their code is copied.
     local_requirements: &'a [crate::inspect::sources::LocalRequirement],
+    /// Every variable the settings read, its shape, default, source and who gives it.
+    configuration: Vec<crate::configuration::Variable>,
+    /// Places the settings write to when they start, which the image makes writable.
+    writes: &'a [crate::inspect::writes::Write],
+    /// Configuration modules the settings import that `init` makes from their example.
+    operator_modules: &'a [crate::inspect::operator::OperatorModule],
 }
 
 #[derive(Serialize)]
@@ -111,6 +117,9 @@ fn derived(facts: &ProjectFacts) -> Derived<'_> {
             .collect(),
         vcs_requirements: &facts.deps.sources.vcs,
         local_requirements: &facts.deps.sources.local,
+        configuration: crate::configuration::variables(facts),
+        writes: &facts.settings.writes,
+        operator_modules: &facts.settings.operator_modules,
         defaults: Defaults {
             database: DatabaseKind::suggested(facts).as_str(),
             unsupported_engine: unsupported_engine(facts),
@@ -359,6 +368,47 @@ pub fn human(facts: &ProjectFacts) -> String {
             ),
         ));
     }
+    if let Some(row) = configuration_row(&d.configuration) {
+        rows.push(("configuration", row));
+    }
+    for made in d.operator_modules {
+        rows.push((
+            "makes",
+            format!(
+                "`{}` from `{}` ({} imports it, and the repository has only the example): {}{}",
+                made.file,
+                made.example,
+                format_args!("{}:{}", made.import.file, made.import.line),
+                if made.from_env.is_empty() {
+                    "the example as it is".to_string()
+                } else {
+                    format!("{} from the environment", made.from_env.join(", "))
+                },
+                if made.kept.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} keep the example's values: review them",
+                        made.kept.join(", ")
+                    )
+                }
+            ),
+        ));
+    }
+    if !d.writes.is_empty() {
+        let places: Vec<String> = d
+            .writes
+            .iter()
+            .map(|w| format!("{} `{}` ({}:{})", w.kind, w.path, w.at.file, w.at.line))
+            .collect();
+        rows.push((
+            "writes",
+            format!(
+                "{}; the image lets the app write there, but Cloud Run keeps it in memory and loses it when an instance stops: send logs to stdout, keep files in a bucket",
+                places.join(", ")
+            ),
+        ));
+    }
     if let Some(row) = startup_row(facts) {
         rows.push(("start-up", row));
     }
@@ -428,4 +478,41 @@ fn startup_row(facts: &ProjectFacts) -> Option<String> {
         (Some(one), None) | (None, Some(one)) => Some(one),
         (None, None) => None,
     }
+}
+
+/// Who gives the variables the settings read: counted, with the ones the user must give
+/// named where they are read.
+fn configuration_row(vars: &[crate::configuration::Variable]) -> Option<String> {
+    use crate::configuration::Provider;
+    if vars.is_empty() {
+        return None;
+    }
+    let of = |p: Provider| vars.iter().filter(move |v| v.provider == p);
+    let mut parts = vec![format!(
+        "{} variable{} read",
+        vars.len(),
+        if vars.len() == 1 { "" } else { "s" }
+    )];
+    let djrun = of(Provider::Djrun).count();
+    if djrun > 0 {
+        parts.push(format!("{djrun} set by djrun"));
+    }
+    let site: Vec<&str> = of(Provider::ServiceUrl).map(|v| v.name.as_str()).collect();
+    if !site.is_empty() {
+        parts.push(format!("the service URL in {}", site.join(", ")));
+    }
+    let user: Vec<String> = of(Provider::User)
+        .map(|v| format!("{} ({})", v.name, v.source))
+        .collect();
+    if !user.is_empty() {
+        parts.push(format!(
+            "yours to give with --env NAME=VALUE or --secret NAME: {}",
+            user.join(", ")
+        ));
+    }
+    let defaults = of(Provider::Default).count();
+    if defaults > 0 {
+        parts.push(format!("{defaults} keep their defaults"));
+    }
+    Some(parts.join("; "))
 }

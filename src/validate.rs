@@ -394,6 +394,35 @@ pub fn python_version(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An environment variable's name, as `--env` and `--secret` take it: letters, digits and
+/// underscores, not starting with a digit (what Cloud Run and a shell accept).
+pub fn env_name(value: &str) -> Result<(), String> {
+    let ok = value.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{value}` is not a variable name: use letters, digits and underscores, not starting with a digit"
+        ))
+    }
+}
+
+/// A plain value `--env` sets: one line that cloudbuild.yaml carries unquoted and gcloud's
+/// `--update-env-vars` splits correctly.
+pub fn env_value(value: &str) -> Result<(), String> {
+    let why = if value.contains(['\n', '\r']) {
+        "holds a line break"
+    } else if value.contains(": ") || value.contains(" #") || value.ends_with(':') {
+        "holds `: `, ` #` or a final `:`, which cloudbuild.yaml would read as YAML"
+    } else if value.contains(',') && value.contains(';') {
+        "holds both `,` and `;`, so gcloud cannot tell where it ends"
+    } else {
+        return Ok(());
+    };
+    Err(format!("the value {why}"))
+}
+
 /// Derives a valid Cloud Run service name from a project or folder name.
 ///
 /// Letters are lowercased; `_`, whitespace and `.` become `-`; any other character that

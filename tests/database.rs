@@ -43,9 +43,10 @@ fn cloud_sql_postgres_is_saved_and_a_rerun_without_flags_changes_nothing() {
     let requirements = read(&dir.join("requirements.txt"));
     assert!(requirements.contains("dj-database-url>=2.0"));
     assert!(requirements.contains("psycopg[binary]>=3.1"));
-    // The build's collectstatic gets a throwaway database URL, not a real one.
+    // The build's collectstatic gets a placeholder URL of the deployment's engine with every
+    // part a URL parser asks for, and nothing that connects: not a real one.
     let dockerfile = read(&dir.join("Dockerfile"));
-    assert!(dockerfile.contains("DATABASE_URL=sqlite:////tmp/build-only.sqlite3"));
+    assert!(dockerfile.contains("DATABASE_URL=postgres://build:build@127.0.0.1:5432/build"));
     common::init_check(&tmp.path().join("gcloud"), &dir).code(0);
 }
 

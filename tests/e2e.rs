@@ -416,6 +416,83 @@ fn notes_postgres_migrates_serves_and_keeps_data_in_cloud_sql_and_gcs() {
 
 #[test]
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn configured_app_gets_every_value_its_settings_read_at_build_and_at_start() {
+    // The settings parse DATABASE_URL with a PostgreSQL-only pattern, build a Redis client
+    // at import, require two values that `.env.example` gives, one secret and the user's
+    // Redis URL, and the app's own system check wants SITE_URL's host in ALLOWED_HOSTS: the
+    // build's collectstatic, the migrate job (which runs that check) and the login must all
+    // get what they read. A vendored stylesheet names a source map it does not ship, which
+    // Django's manifest storage would refuse at build, and LOGGING writes a file under the
+    // code, which the image's user could not create.
+    Case::new("tests/fixtures/configured-app")
+        .init_args(&[
+            "--python",
+            "3.13",
+            "--database",
+            "cloudsql-postgres",
+            "--env",
+            "REDIS_URL=redis://10.0.0.3:6379/0",
+        ])
+        .cloudsql_postgres()
+        .deploy_secret("DATABASE_URL")
+        .deploy_secret("LEDGER_SECRET_KEY")
+        .deploy_secret("PAYMENTS_API_KEY")
+        // A vendored stylesheet names a source map it does not ship: collected all the same.
+        .probe_paths("/admin/login/", Some("/static/ledger/vendor.min.css"))
+        .tables(&["django_migrations", "auth_user"])
+        .create_superuser("admin")
+        .manage_check_deploy()
+        .in_image(
+            "SITE_URL is the service's own URL and passes the app's check",
+            "python manage.py check --fail-level ERROR >/dev/null && python -c 'import os; print(os.environ[\"SITE_URL\"])'",
+            Expect::Prints("https://configured-app-123456789012.europe-west1.run.app"),
+        )
+        .in_image(
+            "the app's user writes the audit log the settings' LOGGING names",
+            "python -c 'import django, logging; django.setup(); logging.getLogger(\"ledger.payments\").info(\"paid\")' 2>/dev/null && tail -n 1 logs/payments.log",
+            Expect::Prints("paid"),
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn operator_config_is_made_from_its_example_and_reads_the_deploys_values() {
+    // The settings refuse to start without shelf/configuration.py, which the repository has
+    // only as configuration_example.py (and .gitignore lists): djrun makes it, and the value
+    // given with --env reaches the settings through it.
+    Case::new("tests/fixtures/operator-config")
+        .init_args(&[
+            "--python",
+            "3.13",
+            "--database",
+            "cloudsql-postgres",
+            "--env",
+            "STAFF_EMAIL=loans@shelf.example.org",
+        ])
+        .after_init(|o| {
+            let made = fs::read_to_string(o.project.join("shelf/configuration.py")).unwrap_or_default();
+            o.check(made.contains("STAFF_EMAIL = os.environ.get(\"STAFF_EMAIL\", STAFF_EMAIL)"), || {
+                format!("djrun init did not make shelf/configuration.py from the example:\n{made}")
+            });
+        })
+        .cloudsql_postgres()
+        .deploy_secret("DATABASE_URL")
+        .deploy_secret("DJANGO_SECRET_KEY")
+        .tables(&["django_migrations", "auth_user"])
+        .create_superuser("admin")
+        .in_image(
+            "the settings read STAFF_EMAIL from the deploy through the made module",
+            "python -c 'import django; django.setup(); from django.conf import settings; print(settings.STAFF_EMAIL)'",
+            Expect::Prints("loans@shelf.example.org"),
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn notes_postgres_broken_migration_stops_the_build_before_the_deploy() {
     let mut outcome = Case::new("tests/fixtures/notes-postgres")
         .init_args(NOTES_INIT)

@@ -30,8 +30,14 @@ impl Prompter for Scripted {
             validate(&answer).is_ok(),
             "the default offered must be valid: {answer}"
         );
+        // A value the settings read may be any line of text; every other answer has a shape.
+        let bad = if question.flag == "--env" {
+            "two\nlines"
+        } else {
+            "Not Valid!"
+        };
         assert!(
-            validate("Not Valid!").is_err(),
+            validate(bad).is_err(),
             "the validator must reject bad input"
         );
         Ok(answer)
@@ -160,4 +166,39 @@ fn yes_never_asks() {
     assert!(std::fs::read_to_string(dir.join("cloudbuild.yaml"))
         .unwrap()
         .contains("_REGION: europe-west4"));
+}
+
+#[test]
+fn each_required_value_is_asked_with_its_example_as_the_default() {
+    let (_tmp, dir) = common::copy_fixture("configured-app");
+    let request = InitRequest {
+        root: dir.clone(),
+        interactive: true,
+        database: Some("cloudsql-postgres".into()),
+        ..InitRequest::default()
+    };
+    let mut prompter = Scripted {
+        public: true,
+        write: true,
+        ..Scripted::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome = run(&request, &gcloud(), &mut prompter, &mut out, &mut err).unwrap();
+    assert_eq!(outcome, Outcome::Written);
+    let values: Vec<&String> = prompter
+        .asked
+        .iter()
+        .filter(|q| q.starts_with("Value of"))
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            "Value of `ADMIN_PATH` on Cloud Run (the settings read it at ledger_site/settings.py:21, with no default) [admin/]",
+            "Value of `SUPPORT_EMAIL` on Cloud Run (the settings read it at ledger_site/settings.py:22, with no default) [help@ledger.example]",
+            "Value of `REDIS_URL` on Cloud Run (the settings read it at ledger_site/settings.py:26, with no default) [redis://localhost:6379/0]",
+        ],
+        "the secret (PAYMENTS_API_KEY) is never asked here, nor a value djrun gives"
+    );
+    let saved = std::fs::read_to_string(dir.join("djrun.toml")).unwrap();
+    assert!(saved.contains(r#"ADMIN_PATH = "admin/""#), "{saved}");
 }

@@ -137,26 +137,29 @@ mod settings {
                 "allowed_hosts": true, "csrf_origins": true, "secret_key": true,
                 "static_url": false, "static_root": "BASE_DIR / \"staticfiles\"",
                 "whitenoise": true, "after_security": true, "storages": "merge",
-                "static_backend": null, "default_backend": null, "database": null, "media": null,
+                "static_backend": null, "tolerant_storage": false, "default_backend": null,
+                "database": null, "media": null,
             }),
             1 => serde_json::json!({
                 "allowed_hosts": false, "csrf_origins": true, "secret_key": false,
                 "static_url": true, "static_root": false,
                 "whitenoise": true, "after_security": false, "storages": "legacy",
-                "static_backend": null, "default_backend": null, "database": null, "media": null,
+                "static_backend": null, "tolerant_storage": false, "default_backend": null,
+                "database": null, "media": null,
             }),
             2 => serde_json::json!({
                 "allowed_hosts": true, "csrf_origins": false, "secret_key": true,
                 "static_url": false, "static_root": false,
                 "whitenoise": false, "after_security": false, "storages": "new",
-                "static_backend": null, "default_backend": null, "database": null, "media": null,
+                "static_backend": null, "tolerant_storage": false, "default_backend": null,
+                "database": null, "media": null,
             }),
             // A database from a URL and uploads in a bucket.
             3 => serde_json::json!({
                 "allowed_hosts": true, "csrf_origins": true, "secret_key": true,
                 "static_url": false, "static_root": "BASE_DIR / \"staticfiles\"",
                 "whitenoise": true, "after_security": true, "storages": "new",
-                "static_backend": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+                "static_backend": "site.settings.DjrunStaticFilesStorage", "tolerant_storage": true,
                 "default_backend": "storages.backends.gcloud.GoogleCloudStorage",
                 "database": {"parser": "dj_database_url", "var": "DATABASE_URL",
                              "has_databases": true, "health_checks": true, "cloud_sql": true},
@@ -167,7 +170,7 @@ mod settings {
                 "allowed_hosts": false, "csrf_origins": false, "secret_key": false,
                 "static_url": false, "static_root": false,
                 "whitenoise": false, "after_security": false, "storages": "legacy",
-                "static_backend": null,
+                "static_backend": null, "tolerant_storage": false,
                 "default_backend": "storages.backends.gcloud.GoogleCloudStorage",
                 "database": {"parser": "project", "var": "DB_URL",
                              "has_databases": false, "health_checks": false, "cloud_sql": false},
@@ -1065,6 +1068,14 @@ mod toml {
             ),
             prop::option::of(prop::collection::vec("[a-z]{1,8}\\.[a-z]{2,5}", 1..3)),
             (value(), value(), value()),
+            (
+                prop::option::of(prop::collection::btree_map(
+                    "[A-Z_][A-Z0-9_]{0,10}",
+                    "[^\\p{C}\n\r]{0,12}",
+                    1..3,
+                )),
+                prop::option::of(prop::collection::vec("[A-Z_][A-Z0-9_]{0,10}", 1..3)),
+            ),
         )
             .prop_map(
                 |(
@@ -1072,7 +1083,10 @@ mod toml {
                     (database, sql_instance, media, bucket, public_media),
                     domains,
                     (ci, github_repo, branch),
+                    (env, secrets),
                 )| Saved {
+                    env,
+                    secrets,
                     domains,
                     ci,
                     github_repo,
@@ -1125,7 +1139,7 @@ mod toml {
         })
     }
 
-    const KEYS: [&str; 14] = [
+    const KEYS: [&str; 16] = [
         "project",
         "region",
         "service",
@@ -1140,6 +1154,8 @@ mod toml {
         "ci",
         "github-repo",
         "branch",
+        "env",
+        "secrets",
     ];
 
     fn check_config(

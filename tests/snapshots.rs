@@ -19,6 +19,10 @@ fn rendered(name: &str) -> String {
         project: Some("demo-project-123".into()),
         region: Some("europe-west1".into()),
         yes: true,
+        env: common::user_env(name)
+            .into_iter()
+            .map(String::from)
+            .collect(),
         ..InitRequest::default()
     };
     let mut warnings = Vec::new();
@@ -90,12 +94,14 @@ macro_rules! snapshot_tests {
 snapshot_tests! {
     mysite => "mysite",
     channels_asgi => "channels-asgi",
+    configured_app => "configured-app",
     cookiecutter_split => "cookiecutter-split",
     environ_settings => "environ-settings",
     geodjango => "geodjango",
     legacy_django32 => "legacy-django32",
     monorepo => "monorepo",
     notes_postgres => "notes-postgres",
+    operator_config => "operator-config",
     pdm_project => "pdm-project",
     pipenv_project => "pipenv-project",
     poetry_classic => "poetry-classic",

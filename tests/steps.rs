@@ -27,6 +27,10 @@ fn plan(name: &str, tweak: impl FnOnce(&mut InitRequest)) -> (Deployment, Vec<St
         region: Some("europe-west1".into()),
         service: Some("shop".into()),
         yes: true,
+        env: common::user_env(name)
+            .into_iter()
+            .map(String::from)
+            .collect(),
         ..InitRequest::default()
     };
     tweak(&mut request);
@@ -409,6 +413,7 @@ fn the_gcloud_commands_inside_every_cloudbuild_yaml_parse() {
             .args(["init", "--yes", "--force", "--service", "shop"])
             .args(["--project", "demo-project-123", "--region", "europe-west1"])
             .args(flags)
+            .args(common::user_env_flags(name))
             .arg(&dir)
             .assert()
             .success();

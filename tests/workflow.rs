@@ -27,7 +27,9 @@ fn actionlint_reports_nothing_on_any_generated_workflow_and_it_holds_no_key() {
     for (name, _) in common::fixtures() {
         let (tmp, dir) = common::copy_fixture(&name);
         let repo = format!("acme/{name}");
-        init_ci(&dir, tmp.path(), &["--force", "--github-repo", &repo]).success();
+        let mut extra = vec!["--force", "--github-repo", &repo];
+        extra.extend(common::user_env_flags(&name));
+        init_ci(&dir, tmp.path(), &extra).success();
         let file = dir.join(".github/workflows/deploy.yml");
         let out = Command::new("actionlint")
             .arg(&file)

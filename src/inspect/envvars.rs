@@ -40,6 +40,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub struct EnvRead {
     /// The environment variable, e.g. `DJANGO_ALLOWED_HOSTS`.
     pub var: String,
+    /// The settings file that reads it, as [`PyModule::file`] names it.
+    pub file: String,
     /// 1-based line of the read.
     pub line: usize,
     /// Whether importing the settings fails when the variable is missing: the read has no
@@ -57,6 +59,9 @@ pub struct EnvRead {
     /// Whether the read may not run on import: it sits in an `if` branch, a `try` (any part),
     /// a loop, or behind `or`/`and`/a conditional expression. `with` bodies always run.
     pub conditional: bool,
+    /// The default the read gives, as written: a string literal decoded, anything else as
+    /// source text (`None` when the read has no default).
+    pub default: Option<String>,
 }
 
 /// What type the reader expects the variable's value to have.
@@ -85,9 +90,6 @@ pub enum ReadKind {
     Other,
 }
 
-/// The database URL used while building the image: a throwaway SQLite file.
-const BUILD_DATABASE_URL: &str = "sqlite:////tmp/build-only.sqlite3";
-
 /// The environment variables the settings read, in source order, one entry per read.
 pub fn env_reads(module: &PyModule) -> Vec<EnvRead> {
     env_reads_chain(&[module]).pop().unwrap_or_default()
@@ -99,12 +101,13 @@ pub fn env_reads(module: &PyModule) -> Vec<EnvRead> {
 /// config`) and `setdefault` carries into the later ones, as a star import does.
 pub fn env_reads_chain(modules: &[&PyModule]) -> Vec<Vec<EnvRead>> {
     let mut scope = Scope::default();
-    modules
+    let mut out: Vec<Vec<EnvRead>> = modules
         .iter()
         .map(|module| {
             scope.bind(module);
             let mut walker = Walker {
                 scope: &mut scope,
+                file: module.file().to_string(),
                 out: Vec::new(),
             };
             for statement in module.statements() {
@@ -112,51 +115,330 @@ pub fn env_reads_chain(modules: &[&PyModule]) -> Vec<Vec<EnvRead>> {
             }
             walker.out
         })
-        .collect()
+        .collect();
+    // Settings that raise on purpose when a value is missing (`if not DB_NAME: raise
+    // ImproperlyConfigured(...)`) require it, whatever default the read gives.
+    for module in modules {
+        for statement in module.statements() {
+            if statement.kind != "raise_statement" {
+                continue;
+            }
+            for block in &statement.blocks {
+                let Block::If {
+                    condition: Some(condition),
+                } = block
+                else {
+                    continue;
+                };
+                let mut names = Vec::new();
+                bare_names(condition, &mut names);
+                let in_condition = |read: &EnvRead| {
+                    read.setting
+                        .as_ref()
+                        .is_some_and(|s| names.contains(&s.as_str()))
+                        || condition.contains_str(&read.var)
+                };
+                // The value the message names, where it names one (`if not DB_NAME and not
+                // DEBUG: raise ...("DB_NAME is required")`); else every value in the condition
+                // but switches (`DEBUG`, a boolean).
+                let message = statement.value.as_ref().map_or("", |v| v.text.as_str());
+                let named = |read: &EnvRead| {
+                    message.contains(&read.var)
+                        || read
+                            .setting
+                            .as_ref()
+                            .is_some_and(|s| message.contains(s.as_str()))
+                };
+                let any_named = out.iter().flatten().any(|r| in_condition(r) && named(r));
+                for read in out.iter_mut().flatten() {
+                    if !in_condition(read) {
+                        continue;
+                    }
+                    let switch = read.var.to_ascii_uppercase().ends_with("DEBUG")
+                        || shape(read) == Shape::Bool;
+                    if (any_named && named(read)) || (!any_named && !switch) {
+                        read.required = true;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The names an expression reads as a whole (`DB_NAME` in `not DB_NAME and not DEBUG`), not
+/// those it only subscripts or takes an attribute of.
+fn bare_names<'e>(expr: &'e Expr, out: &mut Vec<&'e str>) {
+    match &expr.kind {
+        ExprKind::Name(name) => out.push(name),
+        ExprKind::Attribute { .. } | ExprKind::Subscript { .. } => {}
+        _ => {
+            for child in expr.children() {
+                bare_names(child, out);
+            }
+        }
+    }
+}
+
+/// A default as [`EnvRead::default`] keeps it: a plain string literal decoded, anything else
+/// (`None`, `False`, `BASE_DIR / "x"`) as written.
+fn default_text(expr: &Expr) -> String {
+    match expr.as_str() {
+        Some(s) => s.to_string(),
+        None => expr.text.clone(),
+    }
+}
+
+/// What a variable's value must look like for the settings to accept it, from the reader's
+/// cast, the variable's name, the setting it feeds and its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// A database URL (`postgres://...`).
+    DatabaseUrl,
+    /// django-environ's cache URL (`locmemcache://`, `rediscache://...`).
+    CacheUrl,
+    /// A Redis URL (`redis://host:6379/0`), as a cache or a broker reads it.
+    RedisUrl,
+    /// django-environ's email URL (`smtp://...`).
+    EmailUrl,
+    /// A Django database engine (`django.db.backends.postgresql`).
+    Engine,
+    /// A whole number (a port, a count).
+    Int,
+    /// A boolean.
+    Bool,
+    /// A comma-separated list.
+    List,
+    /// JSON.
+    Json,
+    /// django-environ's `key=value,...` dictionary.
+    Dict,
+    /// A path on disk.
+    Path,
+    /// The site's own URL (`https://...`): what the app puts in absolute links and checks
+    /// against its hosts.
+    SiteUrl,
+    /// A host name.
+    Host,
+    /// Some other URL.
+    Url,
+    /// Any string.
+    Str,
+}
+
+impl Shape {
+    /// The name `inspect --json` gives the shape.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::DatabaseUrl => "database_url",
+            Shape::CacheUrl => "cache_url",
+            Shape::RedisUrl => "redis_url",
+            Shape::EmailUrl => "email_url",
+            Shape::Engine => "engine",
+            Shape::Int => "int",
+            Shape::Bool => "bool",
+            Shape::List => "list",
+            Shape::Json => "json",
+            Shape::Dict => "dict",
+            Shape::Path => "path",
+            Shape::SiteUrl => "site_url",
+            Shape::Host => "host",
+            Shape::Url => "url",
+            Shape::Str => "str",
+        }
+    }
+}
+
+/// Names (of the variable or of the setting it feeds) that hold the site's own address:
+/// `SITE_URL`, `BASE_URL`, `WAGTAILADMIN_BASE_URL`, `SITE_ROOT`, ...
+const SITE_URL_SUFFIXES: &[&str] = &[
+    "SITE_URL",
+    "BASE_URL",
+    "SITE_ROOT",
+    "ROOT_URL",
+    "PUBLIC_URL",
+    "APP_URL",
+    "EXTERNAL_URL",
+    "SERVER_URL",
+    "SITE_ADDRESS",
+];
+
+/// Whether `name` names the site's own URL.
+pub fn is_site_url_name(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    SITE_URL_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// The shape of a read's value: what its reader casts it to, else what its name, the setting
+/// it feeds and its default say.
+pub fn shape(read: &EnvRead) -> Shape {
+    let name = read.var.to_ascii_uppercase();
+    let setting = read.setting.as_deref().unwrap_or_default();
+    let redis = name.contains("REDIS") || name.contains("BROKER");
+    match read.kind {
+        ReadKind::Url => return Shape::DatabaseUrl,
+        ReadKind::CacheUrl if redis => return Shape::RedisUrl,
+        ReadKind::CacheUrl => return Shape::CacheUrl,
+        ReadKind::EmailUrl => return Shape::EmailUrl,
+        ReadKind::Bool => return Shape::Bool,
+        ReadKind::Int => return Shape::Int,
+        ReadKind::List => return Shape::List,
+        ReadKind::Json => return Shape::Json,
+        ReadKind::Dict => return Shape::Dict,
+        ReadKind::Str | ReadKind::Other => {}
+    }
+    let default = read.default.as_deref().unwrap_or_default().trim();
+    let scheme = default
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase());
+    let url_named = name.ends_with("_URL") || name.ends_with("_URI") || name == "URL";
+    if name.contains("DATABASE_URL") || name.ends_with("DB_URL") {
+        return Shape::DatabaseUrl;
+    }
+    match scheme.as_deref() {
+        Some("postgres" | "postgresql" | "postgis" | "pgsql" | "mysql" | "mysql2" | "sqlite") => {
+            return Shape::DatabaseUrl
+        }
+        Some("redis" | "rediss") => return Shape::RedisUrl,
+        _ => {}
+    }
+    if redis && (url_named || name.ends_with("_LOCATION")) {
+        return Shape::RedisUrl;
+    }
+    if name.contains("CACHE_URL") {
+        return Shape::CacheUrl;
+    }
+    if name.contains("EMAIL_URL") {
+        return Shape::EmailUrl;
+    }
+    if name.ends_with("ENGINE") {
+        return Shape::Engine;
+    }
+    if name.ends_with("PORT") {
+        return Shape::Int;
+    }
+    if is_site_url_name(&name) || is_site_url_name(setting) {
+        return Shape::SiteUrl;
+    }
+    if name.ends_with("_HOST") || name.ends_with("HOSTNAME") || name.ends_with("DOMAIN") {
+        return Shape::Host;
+    }
+    // `ADMIN_PATH`, `LOGIN_URL_PATH` name a URL's path, not a place on disk.
+    let url_path = name.contains("ADMIN") || name.contains("URL");
+    if !url_path
+        && ["_DIR", "_PATH", "_ROOT", "_FILE", "_FOLDER"]
+            .iter()
+            .any(|s| name.ends_with(s))
+    {
+        return Shape::Path;
+    }
+    if default.starts_with('{') || default.starts_with('[') {
+        return Shape::Json;
+    }
+    // A name ending in `_URL` alone says little (`ADMIN_URL` is a path): a default says more.
+    if matches!(scheme.as_deref(), Some("http" | "https")) {
+        return Shape::Url;
+    }
+    Shape::Str
+}
+
+/// The database the build-time values name, so that settings which parse them find the
+/// engine they expect (a PostgreSQL project's own URL pattern matches a PostgreSQL URL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BuildDatabase {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// A throwaway SQLite file, when nothing says which.
+    #[default]
+    Sqlite,
+}
+
+impl BuildDatabase {
+    /// A database URL of this engine with every part a parser may ask for (user, password,
+    /// host, port, name). Nothing connects to it: `collectstatic` opens no connection.
+    pub fn url(self) -> &'static str {
+        match self {
+            BuildDatabase::Postgres => "postgres://build:build@127.0.0.1:5432/build",
+            BuildDatabase::Mysql => "mysql://build:build@127.0.0.1:3306/build",
+            BuildDatabase::Sqlite => "sqlite:////tmp/build-only.sqlite3",
+        }
+    }
+
+    /// Django's engine for it.
+    fn engine(self) -> &'static str {
+        match self {
+            BuildDatabase::Postgres => "django.db.backends.postgresql",
+            BuildDatabase::Mysql => "django.db.backends.mysql",
+            BuildDatabase::Sqlite => "django.db.backends.sqlite3",
+        }
+    }
+
+    /// Its port, for a port variable that names the database.
+    fn port(self) -> &'static str {
+        match self {
+            BuildDatabase::Postgres => "5432",
+            BuildDatabase::Mysql => "3306",
+            BuildDatabase::Sqlite => "0",
+        }
+    }
 }
 
 /// A harmless value for a required variable while the image runs `collectstatic`: enough for
-/// the settings to import, never a real-looking secret. Database URLs get a throwaway SQLite
-/// file, cache URLs the local-memory cache, email URLs the console backend, booleans
-/// `false`, numbers `0`, lists `localhost`, JSON `{}`, `*_DSN` (Sentry) the empty string
-/// (which disables the client instead of failing on a bad DSN), anything else `build-only`.
-pub fn build_value(read: &EnvRead) -> String {
+/// the settings to import, in the shape they parse, never a real-looking secret. Database
+/// URLs name `database` with every part, Redis URLs a local Redis (nothing connects at
+/// import), django-environ's cache URLs the local-memory cache and email URLs the console
+/// backend; engines a real Django engine, ports a port, booleans `false`, numbers `0`, lists
+/// `localhost`, JSON `{}`, paths `/tmp`, URLs `https://localhost`, hosts `localhost`, `*_DSN`
+/// (Sentry) the empty string (which disables the client instead of failing on a bad DSN),
+/// anything else `build-only`.
+pub fn build_value(read: &EnvRead, database: BuildDatabase) -> String {
     let name = read.var.to_ascii_uppercase();
-    let by_name = || {
-        if name.contains("DATABASE_URL") {
-            BUILD_DATABASE_URL
-        } else if name.contains("CACHE_URL") || name.contains("REDIS_URL") {
-            "locmemcache://"
-        } else if name.contains("EMAIL_URL") {
-            "consolemail://"
-        } else if name.ends_with("_DSN") || name == "DSN" {
-            ""
-        } else {
-            "build-only"
+    match shape(read) {
+        Shape::DatabaseUrl => database.url(),
+        Shape::CacheUrl => "locmemcache://",
+        Shape::RedisUrl => "redis://127.0.0.1:6379/0",
+        Shape::EmailUrl => "consolemail://",
+        Shape::Engine => database.engine(),
+        Shape::Int if name.ends_with("PORT") => {
+            if name.contains("REDIS") {
+                "6379"
+            } else if ["DB", "DATABASE", "POSTGRES", "PG", "MYSQL", "SQL"]
+                .iter()
+                .any(|d| name.contains(d))
+            {
+                database.port()
+            } else {
+                "8080"
+            }
         }
-    };
-    match read.kind {
-        ReadKind::Url => BUILD_DATABASE_URL,
-        ReadKind::CacheUrl => "locmemcache://",
-        ReadKind::EmailUrl => "consolemail://",
-        ReadKind::Bool => "false",
-        ReadKind::Int => "0",
-        ReadKind::List => "localhost",
-        ReadKind::Json => "{}",
-        ReadKind::Dict => "",
-        ReadKind::Str | ReadKind::Other => by_name(),
+        Shape::Int => "0",
+        Shape::Bool => "false",
+        Shape::List => "localhost",
+        Shape::Json => "{}",
+        Shape::Dict => "",
+        Shape::Path => "/tmp",
+        Shape::SiteUrl | Shape::Url => "https://localhost",
+        Shape::Host => "localhost",
+        Shape::Str if name.ends_with("_DSN") || name == "DSN" => "",
+        Shape::Str => "build-only",
     }
     .to_string()
 }
 
 /// The build-time environment: each variable some read requires, once, in the order first
 /// required, with its [`build_value`] (from its first required read).
-pub fn build_env<'a>(reads: impl IntoIterator<Item = &'a EnvRead>) -> Vec<(String, String)> {
+pub fn build_env<'a>(
+    reads: impl IntoIterator<Item = &'a EnvRead>,
+    database: BuildDatabase,
+) -> Vec<(String, String)> {
     let mut seen = HashSet::new();
     reads
         .into_iter()
         .filter(|r| r.required && seen.insert(r.var.clone()))
-        .map(|r| (r.var.clone(), build_value(r)))
+        .map(|r| (r.var.clone(), build_value(r, database)))
         .collect()
 }
 
@@ -193,7 +475,8 @@ impl Family {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct SchemaEntry {
     kind: Option<ReadKind>,
-    has_default: bool,
+    /// The schema's default, as [`default_text`] gives it.
+    default: Option<String>,
 }
 
 /// What a name stands for, as far as reading the environment goes.
@@ -304,15 +587,15 @@ impl Scope {
         match &spec.kind {
             ExprKind::Tuple(items) if items.len() == 2 => SchemaEntry {
                 kind: Some(self.cast_kind(&items[0])),
-                has_default: true,
+                default: Some(default_text(&items[1])),
             },
             ExprKind::Tuple(items) if items.len() == 1 => SchemaEntry {
                 kind: Some(self.cast_kind(&items[0])),
-                has_default: false,
+                default: None,
             },
             _ => SchemaEntry {
                 kind: Some(self.cast_kind(spec)),
-                has_default: false,
+                default: None,
             },
         }
     }
@@ -431,6 +714,8 @@ struct Found<'e> {
     /// The kind the reader itself gives, if it says.
     kind: Option<ReadKind>,
     family: Family,
+    /// The default, as [`default_text`] gives it.
+    default: Option<String>,
     /// The argument expressions other than the variable name, which run too.
     rest: Vec<&'e Expr>,
 }
@@ -452,6 +737,7 @@ struct Context<'s> {
 
 struct Walker<'a> {
     scope: &'a mut Scope,
+    file: String,
     out: Vec<EnvRead>,
 }
 
@@ -544,11 +830,13 @@ impl Walker<'_> {
                     && !ctx.guards.iter().any(|g| g.contains_str(&found.var));
                 self.out.push(EnvRead {
                     var: found.var,
+                    file: self.file.clone(),
                     line: expr.line,
                     required,
                     setting: ctx.setting.clone(),
                     kind: found.kind.or(hint).unwrap_or(ReadKind::Str),
                     conditional: ctx.conditional || conditional,
+                    default: found.default,
                 });
                 for e in found.rest {
                     self.visit(e, None, conditional, ctx);
@@ -651,6 +939,7 @@ impl Walker<'_> {
                         required: true,
                         kind: None,
                         family: Family::Os,
+                        default: None,
                         rest: Vec::new(),
                     })),
                     _ => None,
@@ -684,11 +973,13 @@ impl Walker<'_> {
             !e.dotted()
                 .is_some_and(|d| d.ends_with("NOTSET") || d.ends_with("undefined"))
         };
-        let has_default = |position: usize| {
+        let default_at = |position: usize| {
             args.get(position)
                 .or_else(|| keyword("default"))
-                .is_some_and(is_default)
+                .filter(|e| is_default(e))
+                .map(default_text)
         };
+        let has_default = |position: usize| default_at(position).is_some();
         let string_arg = |name: &str| -> Option<(String, bool)> {
             match (args.first(), keyword(name)) {
                 (Some(first), _) => Some((first.as_str()?.to_string(), true)),
@@ -700,12 +991,17 @@ impl Walker<'_> {
         // Calls of a bound function or instance: `env(...)`, `config(...)`, `getenv(...)`.
         match self.scope.resolve(function) {
             Some(Binding::Getenv) => {
-                let (var, _) = string_arg("key")?;
+                let (var, positional) = string_arg("key")?;
                 return Some(Seen::Read(Found {
                     var,
                     required: false,
                     kind: None,
                     family: Family::Os,
+                    default: if positional {
+                        default_at(1)
+                    } else {
+                        keyword("default").map(default_text)
+                    },
                     rest: rest(true),
                 }));
             }
@@ -718,12 +1014,13 @@ impl Walker<'_> {
                     .map(|c| self.scope.cast_kind(c));
                 let entry = schema.get(&var);
                 let kind = cast.or(entry.and_then(|e| e.kind));
-                let default = has_default(2) || entry.is_some_and(|e| e.has_default);
+                let default = default_at(2).or_else(|| entry.and_then(|e| e.default.clone()));
                 return Some(Seen::Read(Found {
                     var,
-                    required: !default,
+                    required: default.is_none(),
                     kind,
                     family: Family::DjangoEnviron,
+                    default,
                     rest: rest(positional),
                 }));
             }
@@ -739,6 +1036,7 @@ impl Walker<'_> {
                     required: !has_default(1),
                     kind: cast,
                     family: Family::Decouple,
+                    default: default_at(1),
                     rest: rest(positional),
                 }));
             }
@@ -751,6 +1049,9 @@ impl Walker<'_> {
                     required: false,
                     kind: Some(ReadKind::Url),
                     family: Family::Os,
+                    default: keyword("default")
+                        .filter(|e| is_default(e))
+                        .map(default_text),
                     rest: rest(positional),
                 }));
             }
@@ -764,12 +1065,18 @@ impl Walker<'_> {
         match (self.scope.resolve(object)?, attribute.as_str()) {
             (Binding::Environ | Binding::EnvironModule, "get" | "pop") => {
                 let (var, positional) = string_arg("key")?;
-                let required = attribute == "pop" && !has_default(1);
+                let default = if positional {
+                    default_at(1)
+                } else {
+                    keyword("default").map(default_text)
+                };
+                let required = attribute == "pop" && default.is_none();
                 Some(Seen::Read(Found {
                     var,
                     required,
                     kind: None,
                     family: Family::Os,
+                    default,
                     rest: rest(positional),
                 }))
             }
@@ -778,7 +1085,7 @@ impl Walker<'_> {
                 Some(Seen::SetDefault(var, rest(positional)))
             }
             (Binding::Env(schema), method) => {
-                let (default_var, default_at, kind) = env_method(method)?;
+                let (default_var, default_position, kind) = env_method(method)?;
                 let (var, positional) = match string_arg("var") {
                     Some(found) => found,
                     None if args.is_empty() && keyword("var").is_none() => {
@@ -787,14 +1094,16 @@ impl Walker<'_> {
                     None => return None,
                 };
                 // Without the variable as first argument, `default` moves up one place.
-                let default_at = if positional { default_at } else { 0 };
+                let position = if positional { default_position } else { 0 };
                 let entry = schema.get(&var);
-                let default = has_default(default_at) || entry.is_some_and(|e| e.has_default);
+                let default =
+                    default_at(position).or_else(|| entry.and_then(|e| e.default.clone()));
                 Some(Seen::Read(Found {
                     var,
-                    required: !default,
+                    required: default.is_none(),
                     kind: Some(kind),
                     family: Family::DjangoEnviron,
+                    default,
                     rest: rest(positional),
                 }))
             }
@@ -820,11 +1129,13 @@ mod tests {
     fn read(var: &str, line: usize, required: bool, setting: Option<&str>) -> EnvRead {
         EnvRead {
             var: var.to_string(),
+            file: "settings.py".to_string(),
             line,
             required,
             setting: setting.map(str::to_string),
             kind: ReadKind::Str,
             conditional: false,
+            default: None,
         }
     }
 
@@ -851,9 +1162,15 @@ mod tests {
             all,
             vec![
                 read("A", 2, false, Some("A")),
-                read("B", 3, false, Some("B")),
+                EnvRead {
+                    default: Some("x".into()),
+                    ..read("B", 3, false, Some("B"))
+                },
                 read("C", 4, false, Some("C")),
-                read("D", 5, false, Some("D")),
+                EnvRead {
+                    default: Some("d".into()),
+                    ..read("D", 5, false, Some("D"))
+                },
             ]
         );
     }
@@ -1344,18 +1661,19 @@ sentry_sdk.init(
         assert_eq!(all[0].line, 10);
         assert_eq!(all[6].line, 37, "a multi-line call is at its first line");
         assert_eq!(
-            build_env(&all),
+            build_env(&all, BuildDatabase::Sqlite),
             vec![
                 ("DJANGO_SECRET_KEY".into(), "build-only".into()),
                 (
                     "DATABASE_URL".into(),
                     "sqlite:////tmp/build-only.sqlite3".into()
                 ),
-                ("REDIS_URL".into(), "locmemcache://".into()),
+                // Read as a string and given to django-redis: a Redis URL.
+                ("REDIS_URL".into(), "redis://127.0.0.1:6379/0".into()),
                 ("DJANGO_GCP_STORAGE_BUCKET_NAME".into(), "build-only".into()),
                 ("DJANGO_ADMIN_URL".into(), "build-only".into()),
                 ("MAILGUN_API_KEY".into(), "build-only".into()),
-                ("MAILGUN_DOMAIN".into(), "build-only".into()),
+                ("MAILGUN_DOMAIN".into(), "localhost".into()),
                 ("SENTRY_DSN".into(), String::new()),
             ]
         );
@@ -1392,7 +1710,7 @@ EMAIL_PORT = config("EMAIL_PORT", default=25, cast=int)
             ]
         );
         assert_eq!(
-            build_env(&all),
+            build_env(&all, BuildDatabase::Sqlite),
             vec![
                 ("SECRET_KEY".into(), "build-only".into()),
                 ("ALLOWED_HOSTS".into(), "localhost".into()),
@@ -1506,14 +1824,18 @@ except ImportError:
     #[test]
     fn build_values_are_harmless() {
         let value = |var: &str, kind: ReadKind| {
-            build_value(&EnvRead {
-                kind,
-                ..read(var, 1, true, None)
-            })
+            build_value(
+                &EnvRead {
+                    kind,
+                    ..read(var, 1, true, None)
+                },
+                BuildDatabase::Sqlite,
+            )
         };
         assert_eq!(value("SECRET_KEY", ReadKind::Str), "build-only");
         assert_eq!(value("DEBUG", ReadKind::Bool), "false");
-        assert_eq!(value("PORT", ReadKind::Int), "0");
+        assert_eq!(value("PORT", ReadKind::Int), "8080");
+        assert_eq!(value("WORKERS", ReadKind::Int), "0");
         assert_eq!(value("HOSTS", ReadKind::List), "localhost");
         assert_eq!(
             value("DB", ReadKind::Url),
@@ -1525,7 +1847,10 @@ except ImportError:
         );
         assert_eq!(value("MEMCACHE", ReadKind::CacheUrl), "locmemcache://");
         assert_eq!(value("CACHE_URL", ReadKind::Str), "locmemcache://");
-        assert_eq!(value("REDIS_URL", ReadKind::Other), "locmemcache://");
+        assert_eq!(
+            value("REDIS_URL", ReadKind::Other),
+            "redis://127.0.0.1:6379/0"
+        );
         assert_eq!(value("MAIL", ReadKind::EmailUrl), "consolemail://");
         assert_eq!(value("EMAIL_URL", ReadKind::Str), "consolemail://");
         assert_eq!(value("FEATURES", ReadKind::Json), "{}");
@@ -1540,8 +1865,160 @@ except ImportError:
             "import os\nA = os.environ.get('X')\nB = os.environ['X']\nC = os.environ['X']\nD = int(os.environ['N'])\n",
         );
         assert_eq!(
-            build_env(&all),
+            build_env(&all, BuildDatabase::Sqlite),
             vec![("X".into(), "build-only".into()), ("N".into(), "0".into())]
+        );
+    }
+
+    #[test]
+    fn defaults_are_kept_as_written() {
+        let all = reads(
+            "import os, environ\nenv = environ.Env(DEBUG=(bool, False))\nA = os.environ.get('A', 'x')\nB = os.getenv('B', default=None)\nC = env.int('C', default=5)\nD = env('DEBUG')\nE = env.list('E', str, ['a'])\nF = env('F')\n",
+        );
+        let defaults: Vec<(&str, Option<&str>, bool)> = all
+            .iter()
+            .map(|r| (r.var.as_str(), r.default.as_deref(), r.required))
+            .collect();
+        assert_eq!(
+            defaults,
+            vec![
+                ("A", Some("x"), false),
+                ("B", Some("None"), false),
+                ("C", Some("5"), false),
+                ("DEBUG", Some("False"), false),
+                ("E", Some("['a']"), false),
+                ("F", None, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn shapes_come_from_the_cast_the_name_the_setting_and_the_default() {
+        let shape_of = |text: &str| -> Vec<(String, Shape)> {
+            reads(text)
+                .iter()
+                .map(|r| (r.var.clone(), shape(r)))
+                .collect()
+        };
+        let got = shape_of(concat!(
+            "import os, environ\nenv = environ.Env()\n",
+            "A = env.db('PRIMARY')\n",
+            "B = os.environ['DATABASE_URL']\n",
+            "C = os.environ['CELERY_BROKER_URL']\n",
+            "D = os.environ.get('CACHE', 'redis://localhost:6379/1')\n",
+            "E = os.environ['DJANGO_DB_ENGINE']\n",
+            "F = os.environ['DB_PORT']\n",
+            "WAGTAILADMIN_BASE_URL = os.environ['PUBLIC_ADDRESS']\n",
+            "H = os.environ.get('SITE_ROOT', 'http://localhost:8000')\n",
+            "I = os.environ['DB_HOST']\n",
+            "J = os.environ['MEDIA_DIR']\n",
+            "K = os.environ.get('FLAGS', '{}')\n",
+            "L = os.environ['ADMIN_URL']\n",
+            "P = os.environ['ADMIN_PATH']\n",
+            "M = os.environ.get('API', 'https://api.example.com')\n",
+            "N = int(os.environ['WORKERS'])\n",
+        ));
+        let want = [
+            ("PRIMARY", Shape::DatabaseUrl),
+            ("DATABASE_URL", Shape::DatabaseUrl),
+            ("CELERY_BROKER_URL", Shape::RedisUrl),
+            ("CACHE", Shape::RedisUrl),
+            ("DJANGO_DB_ENGINE", Shape::Engine),
+            ("DB_PORT", Shape::Int),
+            ("PUBLIC_ADDRESS", Shape::SiteUrl),
+            ("SITE_ROOT", Shape::SiteUrl),
+            ("DB_HOST", Shape::Host),
+            ("MEDIA_DIR", Shape::Path),
+            ("FLAGS", Shape::Json),
+            ("ADMIN_URL", Shape::Str),
+            ("ADMIN_PATH", Shape::Str),
+            ("API", Shape::Url),
+            ("WORKERS", Shape::Int),
+        ];
+        let want: Vec<(String, Shape)> = want.iter().map(|(v, s)| (v.to_string(), *s)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn build_values_name_the_deployments_database_in_the_shape_the_settings_parse() {
+        let all = reads(concat!(
+            "import os\n",
+            "DATABASE_URL = os.environ['DATABASE_URL']\n",
+            "ENGINE = os.environ['DB_ENGINE']\n",
+            "PORT = os.environ['POSTGRES_PORT']\n",
+            "R = os.environ['REDIS_PORT']\n",
+        ));
+        assert_eq!(
+            build_env(&all, BuildDatabase::Postgres),
+            vec![
+                (
+                    "DATABASE_URL".into(),
+                    "postgres://build:build@127.0.0.1:5432/build".into()
+                ),
+                ("DB_ENGINE".into(), "django.db.backends.postgresql".into()),
+                ("POSTGRES_PORT".into(), "5432".into()),
+                ("REDIS_PORT".into(), "6379".into()),
+            ]
+        );
+        assert_eq!(
+            build_env(&all, BuildDatabase::Mysql)[..3],
+            [
+                (
+                    "DATABASE_URL".to_string(),
+                    "mysql://build:build@127.0.0.1:3306/build".to_string()
+                ),
+                (
+                    "DB_ENGINE".to_string(),
+                    "django.db.backends.mysql".to_string()
+                ),
+                ("POSTGRES_PORT".to_string(), "3306".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_read_names_its_file() {
+        let base = PyModule::parse("conf/base.py", "import os\nA = os.environ['A']\n").unwrap();
+        let prod = PyModule::parse("conf/prod.py", "B = os.environ['B']\n").unwrap();
+        let chain = env_reads_chain(&[&base, &prod]);
+        assert_eq!(chain[0][0].file, "conf/base.py");
+        assert_eq!(chain[1][0].file, "conf/prod.py");
+        assert_eq!(chain[1][0].line, 1);
+    }
+
+    #[test]
+    fn a_raise_on_a_missing_value_makes_it_required() {
+        let all = reads(concat!(
+            "import os\n",
+            "DEBUG = os.environ.get('DEBUG') == '1'\n",
+            "DB_NAME = os.environ.get('DB_NAME', '')\n",
+            "if not DB_NAME and not DEBUG:\n",
+            "    raise RuntimeError('DB_NAME is required in deployed environments')\n",
+            "if 'CONFIG_MODULE' not in os.environ:\n",
+            "    raise RuntimeError('set CONFIG_MODULE')\n",
+            "OPTIONAL = os.environ.get('OPTIONAL', '')\n",
+            "if OPTIONAL:\n",
+            "    print('optional')\n",
+        ));
+        let required: Vec<(&str, bool)> =
+            all.iter().map(|r| (r.var.as_str(), r.required)).collect();
+        assert_eq!(
+            required,
+            vec![("DEBUG", false), ("DB_NAME", true), ("OPTIONAL", false),]
+        );
+        // No name in the message: every value in the condition but the switches.
+        let all = reads(concat!(
+            "import os\n",
+            "DEBUG = os.environ.get('DJANGO_DEBUG') == '1'\n",
+            "CONFIG = os.environ.get('APP_CONFIG')\n",
+            "if not (CONFIG or DEBUG):\n",
+            "    raise RuntimeError('configuration missing')\n",
+        ));
+        let required: Vec<(&str, bool)> =
+            all.iter().map(|r| (r.var.as_str(), r.required)).collect();
+        assert_eq!(
+            required,
+            vec![("DJANGO_DEBUG", false), ("APP_CONFIG", true)]
         );
     }
 }

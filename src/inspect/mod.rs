@@ -5,11 +5,13 @@ pub mod envvars;
 pub mod includes;
 pub mod layout;
 pub mod media;
+pub mod operator;
 pub mod python_version;
 pub mod settings;
 pub mod settings_module;
 pub mod sources;
 pub mod startup;
+pub mod writes;
 
 use crate::python::PyModule;
 use crate::{Error, Result};
@@ -388,6 +390,12 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
             ));
         }
     };
+    if facts.staticfiles_assumed {
+        hints.push(format!(
+            "settings: no module djrun reads sets `INSTALLED_APPS`, so djrun takes `django.contrib.staticfiles` to be installed (as `startproject` has it) and collects static files into the image; where it is not, pass `--settings` with the module that sets `INSTALLED_APPS`, or set it in `{}`",
+            facts.file
+        ));
+    }
     for skipped in &facts.skipped_includes {
         hints.push(format!(
             "settings: `{}` line {} includes `{}`, {}; djrun does not read it",

@@ -62,12 +62,23 @@ pub struct SettingsFacts {
     pub storages: bool,
     /// Whether static files already go to a storage of the project's choosing.
     pub custom_static_storage: bool,
-    /// Whether `django.contrib.staticfiles` is installed (collectstatic exists).
+    /// Whether `django.contrib.staticfiles` is installed (collectstatic exists): named in the
+    /// settings, or assumed where no module djrun reads sets `INSTALLED_APPS`.
     pub staticfiles_app: bool,
+    /// Whether `staticfiles_app` is assumed: no module djrun reads sets `INSTALLED_APPS`
+    /// (it comes from a module imported by name, or is built at run time).
+    pub staticfiles_assumed: bool,
     /// Whether GeoDjango (`django.contrib.gis`) is installed.
     pub gis: bool,
-    /// Variables the settings require at import time, with a harmless value for the build.
+    /// Variables the settings require at import time, with a harmless value for the build
+    /// (of the engine the settings name; the deployment's choice can change it).
     pub build_values: Vec<(String, String)>,
+    /// Every read of the environment, in the order Python runs them, base modules first.
+    pub env_reads: Vec<EnvRead>,
+    /// Places the settings write to when they start.
+    pub writes: Vec<super::writes::Write>,
+    /// Configuration modules the settings import that the operator makes from an example.
+    pub operator_modules: Vec<super::operator::OperatorModule>,
     /// The environment variable `ALLOWED_HOSTS` is read from, if it is.
     pub allowed_hosts_env: Option<String>,
     /// The environment variable `CSRF_TRUSTED_ORIGINS` is read from, if it is.
@@ -186,6 +197,7 @@ struct Collector<'p> {
     seen: Vec<PathBuf>,
     chain: Vec<PyModule>,
     skipped: Vec<Skipped>,
+    operator: Vec<super::operator::OperatorModule>,
 }
 
 impl Collector<'_> {
@@ -211,10 +223,51 @@ impl Collector<'_> {
             None => module,
         };
         let is_package = current.path.ends_with("__init__.py");
+        // Modules the operator makes from an example, which the settings import but the
+        // repository does not have: a star-imported one runs as it will once made.
+        let mut made: Vec<(String, PyModule)> = Vec::new();
+        for imported in super::operator::imported(&module) {
+            if imported.optional {
+                continue;
+            }
+            let name = resolve_import(&current.module, is_package, &imported.target);
+            let Some(example) = super::operator::example_for(self.project, &name) else {
+                continue;
+            };
+            if self.operator.iter().any(|o| o.module == name) {
+                continue;
+            }
+            let example_shown = shown_path(self.project, self.project_root, &example);
+            let (example_text, _) = crate::text::read_python(&example, &example_shown)?;
+            let (text, from_env, kept) = super::operator::made_from(&example_shown, &example_text);
+            let file = shown_path(
+                self.project,
+                self.project_root,
+                &super::operator::module_path(self.project, &name),
+            );
+            if imported.star {
+                made.push((name.clone(), PyModule::parse(&file, &text)?));
+            }
+            self.operator.push(super::operator::OperatorModule {
+                module: name,
+                file,
+                example: example_shown,
+                import: super::Location {
+                    file: shown.clone(),
+                    line: imported.line,
+                },
+                from_env,
+                kept,
+                text,
+            });
+        }
         for target in module.star_imports() {
             let name = resolve_import(&current.module, is_package, &target);
             if let Some(found) = locate(self.project, &name) {
                 self.collect(&found, names)?;
+            } else if let Some(i) = made.iter().position(|(n, _)| *n == name) {
+                let (_, made_module) = made.remove(i);
+                self.chain.push(made_module);
             }
         }
         let names = names.with(&module);
@@ -300,9 +353,15 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         seen: Vec::new(),
         chain: Vec::new(),
         skipped: Vec::new(),
+        operator: Vec::new(),
     };
     collector.collect(located, &includes::Names::default())?;
-    let Collector { chain, skipped, .. } = collector;
+    let Collector {
+        chain,
+        skipped,
+        operator,
+        ..
+    } = collector;
     let mut files: Vec<String> = Vec::new();
     for module in &chain {
         if !files.iter().any(|f| f == module.file()) {
@@ -324,6 +383,8 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
     let modules: Vec<&PyModule> = chain.iter().collect();
     let startup = super::startup::detect(&modules);
     facts.dotenv_file = startup.dotenv;
+    facts.writes = super::writes::writes(&modules);
+    facts.operator_modules = operator;
     facts.settings_secret = startup.secret;
     // Names that are not plain identifiers are left out: they would end up in the Dockerfile
     // and the deploy command.
@@ -332,7 +393,6 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         .flatten()
         .filter(|r| is_env_name(&r.var))
         .collect();
-    facts.build_values = envvars::build_env(&reads);
     let var_of = |setting: &str| {
         reads
             .iter()
@@ -343,12 +403,19 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
     facts.allowed_hosts_env = var_of("ALLOWED_HOSTS");
     facts.csrf_origins_env = var_of("CSRF_TRUSTED_ORIGINS");
     facts.secret_key_env = var_of("SECRET_KEY");
-    facts.database_url_env = reads
-        .iter()
-        .rev()
-        .find(|r| r.kind == envvars::ReadKind::Url && r.setting.as_deref() == Some("DATABASES"))
+    // The URL the settings always read: a replica's, read only behind a flag
+    // (`if env.bool("ENABLE_READ_REPLICA"): ...`), is not the database's.
+    let database_reads = || {
+        reads.iter().rev().filter(|r| {
+            r.kind == envvars::ReadKind::Url && r.setting.as_deref() == Some("DATABASES")
+        })
+    };
+    facts.database_url_env = database_reads()
+        .find(|r| !r.conditional)
+        .or_else(|| database_reads().next())
         .map(|r| r.var.clone());
     let mut legacy_storage = false;
+    let mut installed_apps = false;
     for module in &chain {
         if let Some(a) = module.assignment("ALLOWED_HOSTS") {
             facts.allowed_hosts = Some(Location {
@@ -379,6 +446,7 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
             }
         }
         facts.staticfiles_app |= module.has_string("django.contrib.staticfiles");
+        installed_apps |= module.assignment("INSTALLED_APPS").is_some();
         facts.gis |= module.has_string("django.contrib.gis");
         if let Some(a) = module.assignment("BASE_DIR") {
             facts.base_dir = if a.value.contains("Path") {
@@ -423,6 +491,19 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
         }
     }
     facts.legacy_storage_settings = legacy_storage && !facts.storages;
+    // Apps listed somewhere djrun does not read most likely include `startproject`'s
+    // staticfiles: without `collectstatic` the image would serve no static file at all.
+    if !installed_apps && !facts.staticfiles_app {
+        facts.staticfiles_app = true;
+        facts.staticfiles_assumed = true;
+    }
+    let database = match facts.database.as_str() {
+        "postgres" => envvars::BuildDatabase::Postgres,
+        "mysql" => envvars::BuildDatabase::Mysql,
+        _ => envvars::BuildDatabase::Sqlite,
+    };
+    facts.build_values = envvars::build_env(&reads, database);
+    facts.env_reads = reads;
     Ok(facts)
 }
 
@@ -633,6 +714,42 @@ mod tests {
             "the schema of the including module reaches the component: {:?}",
             facts.build_values
         );
+    }
+
+    #[test]
+    fn staticfiles_is_assumed_only_where_no_module_read_sets_installed_apps() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a/settings.py",
+            "from .apps import INSTALLED_APPS\nSTATIC_URL = 'static/'\n",
+        );
+        write(
+            dir.path(),
+            "b/settings.py",
+            "INSTALLED_APPS = ['django.contrib.auth']\n",
+        );
+        let a = read(dir.path(), ".", &locate(dir.path(), "a.settings").unwrap()).unwrap();
+        assert!(a.staticfiles_app && a.staticfiles_assumed);
+        let b = read(dir.path(), ".", &locate(dir.path(), "b.settings").unwrap()).unwrap();
+        assert!(!b.staticfiles_app && !b.staticfiles_assumed);
+    }
+
+    #[test]
+    fn the_database_url_is_the_one_read_unconditionally() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a/settings.py",
+            concat!(
+                "import environ\nenv = environ.Env()\n",
+                "DATABASES = {'default': env.db('DATABASE_URL')}\n",
+                "if env.bool('ENABLE_READ_REPLICA', default=False):\n",
+                "    DATABASES['replica'] = env.db('DATABASE_READ_REPLICA_URL')\n",
+            ),
+        );
+        let facts = read(dir.path(), ".", &locate(dir.path(), "a.settings").unwrap()).unwrap();
+        assert_eq!(facts.database_url_env.as_deref(), Some("DATABASE_URL"));
     }
 
     #[test]

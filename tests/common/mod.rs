@@ -98,13 +98,33 @@ pub fn init_yes(gcloud_config: &Path, dir: &Path, extra: &[&str]) -> assert_cmd:
     cmd
 }
 
+/// The values a user gives fixture `name` on the command line because its settings require
+/// them with no default and no example file: `--env NAME=VALUE` each.
+pub fn user_env(name: &str) -> Vec<&'static str> {
+    match name {
+        // cookiecutter-django's admin path, which its settings read with no default.
+        "cookiecutter-split" => vec!["DJANGO_ADMIN_URL=admin/"],
+        _ => Vec::new(),
+    }
+}
+
+/// [`user_env`] as flags.
+pub fn user_env_flags(name: &str) -> Vec<&'static str> {
+    user_env(name)
+        .into_iter()
+        .flat_map(|pair| ["--env", pair])
+        .collect()
+}
+
 /// Copy fixture `name` and run `djrun init --yes --force` on it with fixed answers (some
 /// fixtures carry a Dockerfile of their own); returns the temp dir, the copy, and the build
 /// context (the folder with the dependency files, where the Dockerfile goes).
 pub fn init_fixture(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let (tmp, dir) = copy_fixture(name);
     let gcloud = tmp.path().join("gcloud-config");
-    init_yes(&gcloud, &dir, &["--force"]).assert().success();
+    let mut extra = vec!["--force"];
+    extra.extend(user_env_flags(name));
+    init_yes(&gcloud, &dir, &extra).assert().success();
     let facts = djrun::inspect::inspect(&dir).unwrap();
     let context = djrun::inspect::layout::join(&dir, &facts.dependency_root);
     (tmp, dir, context)
