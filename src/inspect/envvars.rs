@@ -57,6 +57,10 @@ pub struct EnvRead {
     /// Whether the read may not run on import: it sits in an `if` branch, a `try` (any part),
     /// a loop, or behind `or`/`and`/a conditional expression. `with` bodies always run.
     pub conditional: bool,
+    /// The default the read falls back to, as written (`True`, `"1"`), when the call or
+    /// django-environ's schema gives one.
+    #[serde(skip)]
+    pub default: Option<String>,
 }
 
 /// What type the reader expects the variable's value to have.
@@ -194,6 +198,8 @@ impl Family {
 struct SchemaEntry {
     kind: Option<ReadKind>,
     has_default: bool,
+    /// The default, as written.
+    default: Option<String>,
 }
 
 /// What a name stands for, as far as reading the environment goes.
@@ -305,14 +311,17 @@ impl Scope {
             ExprKind::Tuple(items) if items.len() == 2 => SchemaEntry {
                 kind: Some(self.cast_kind(&items[0])),
                 has_default: true,
+                default: Some(items[1].text.clone()),
             },
             ExprKind::Tuple(items) if items.len() == 1 => SchemaEntry {
                 kind: Some(self.cast_kind(&items[0])),
                 has_default: false,
+                default: None,
             },
             _ => SchemaEntry {
                 kind: Some(self.cast_kind(spec)),
                 has_default: false,
+                default: None,
             },
         }
     }
@@ -433,6 +442,8 @@ struct Found<'e> {
     family: Family,
     /// The argument expressions other than the variable name, which run too.
     rest: Vec<&'e Expr>,
+    /// The default, as written, when there is one.
+    default: Option<String>,
 }
 
 /// What an expression is, as far as the environment goes.
@@ -549,6 +560,7 @@ impl Walker<'_> {
                     setting: ctx.setting.clone(),
                     kind: found.kind.or(hint).unwrap_or(ReadKind::Str),
                     conditional: ctx.conditional || conditional,
+                    default: found.default,
                 });
                 for e in found.rest {
                     self.visit(e, None, conditional, ctx);
@@ -652,6 +664,7 @@ impl Walker<'_> {
                         kind: None,
                         family: Family::Os,
                         rest: Vec::new(),
+                        default: None,
                     })),
                     _ => None,
                 }
@@ -684,11 +697,13 @@ impl Walker<'_> {
             !e.dotted()
                 .is_some_and(|d| d.ends_with("NOTSET") || d.ends_with("undefined"))
         };
-        let has_default = |position: usize| {
+        let default_of = |position: usize| {
             args.get(position)
                 .or_else(|| keyword("default"))
-                .is_some_and(is_default)
+                .filter(|e| is_default(e))
+                .map(|e| e.text.clone())
         };
+        let has_default = |position: usize| default_of(position).is_some();
         let string_arg = |name: &str| -> Option<(String, bool)> {
             match (args.first(), keyword(name)) {
                 (Some(first), _) => Some((first.as_str()?.to_string(), true)),
@@ -700,13 +715,14 @@ impl Walker<'_> {
         // Calls of a bound function or instance: `env(...)`, `config(...)`, `getenv(...)`.
         match self.scope.resolve(function) {
             Some(Binding::Getenv) => {
-                let (var, _) = string_arg("key")?;
+                let (var, positional) = string_arg("key")?;
                 return Some(Seen::Read(Found {
                     var,
                     required: false,
                     kind: None,
                     family: Family::Os,
                     rest: rest(true),
+                    default: default_of(usize::from(positional)),
                 }));
             }
             Some(Binding::Env(schema)) => {
@@ -725,6 +741,7 @@ impl Walker<'_> {
                     kind,
                     family: Family::DjangoEnviron,
                     rest: rest(positional),
+                    default: default_of(2).or_else(|| entry.and_then(|e| e.default.clone())),
                 }));
             }
             Some(Binding::DecoupleConfig) => {
@@ -740,6 +757,7 @@ impl Walker<'_> {
                     kind: cast,
                     family: Family::Decouple,
                     rest: rest(positional),
+                    default: default_of(1),
                 }));
             }
             Some(Binding::DjDatabaseUrlConfig) => {
@@ -752,6 +770,7 @@ impl Walker<'_> {
                     kind: Some(ReadKind::Url),
                     family: Family::Os,
                     rest: rest(positional),
+                    default: None,
                 }));
             }
             _ => {}
@@ -771,6 +790,7 @@ impl Walker<'_> {
                     kind: None,
                     family: Family::Os,
                     rest: rest(positional),
+                    default: default_of(usize::from(positional)),
                 }))
             }
             (Binding::Environ | Binding::EnvironModule, "setdefault") => {
@@ -796,6 +816,8 @@ impl Walker<'_> {
                     kind: Some(kind),
                     family: Family::DjangoEnviron,
                     rest: rest(positional),
+                    default: default_of(default_at)
+                        .or_else(|| entry.and_then(|e| e.default.clone())),
                 }))
             }
             _ => None,
@@ -807,8 +829,41 @@ impl Walker<'_> {
 mod tests {
     use super::*;
 
+    /// The reads, without their defaults (which `defaults_are_kept_as_written` checks).
     fn reads(text: &str) -> Vec<EnvRead> {
-        env_reads(&PyModule::parse("settings.py", text).unwrap())
+        let mut all = env_reads(&PyModule::parse("settings.py", text).unwrap());
+        for read in &mut all {
+            read.default = None;
+        }
+        all
+    }
+
+    #[test]
+    fn defaults_are_kept_as_written() {
+        let all = env_reads(
+            &PyModule::parse(
+                "settings.py",
+                "import os, environ\nfrom decouple import config\nenv = environ.Env(S=(bool, True))\nA = os.environ.get('A', 'True')\nB = os.getenv('B')\nC = env.bool('C', default=True)\nD = env('D', bool, False)\nE = config('E', default='1', cast=bool)\nF = env.bool('S')\nG = env.bool('G', default=env.NOTSET)\nH = os.environ['H']\n",
+            )
+            .unwrap(),
+        );
+        let defaults: Vec<(&str, Option<&str>)> = all
+            .iter()
+            .map(|r| (r.var.as_str(), r.default.as_deref()))
+            .collect();
+        assert_eq!(
+            defaults,
+            vec![
+                ("A", Some("'True'")),
+                ("B", None),
+                ("C", Some("True")),
+                ("D", Some("False")),
+                ("E", Some("'1'")),
+                ("S", Some("True")),
+                ("G", None),
+                ("H", None),
+            ]
+        );
     }
 
     fn one(text: &str) -> EnvRead {
@@ -825,6 +880,7 @@ mod tests {
             setting: setting.map(str::to_string),
             kind: ReadKind::Str,
             conditional: false,
+            default: None,
         }
     }
 
