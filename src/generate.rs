@@ -164,6 +164,9 @@ struct DockerfileContext<'a> {
     runtime_reasons: Vec<&'static str>,
     collectstatic: bool,
     build_env: String,
+    /// The asset commands that run before `collectstatic`, and after it.
+    assets_before: Vec<AssetRun>,
+    assets_after: Vec<AssetRun>,
     command: String,
     /// The groups and extras that hold the server, as the Dockerfile's comment names them.
     server_sets: Vec<String>,
@@ -192,6 +195,54 @@ struct DockerfileContext<'a> {
     writable: Vec<String>,
     /// What the settings write there, and where they say so.
     writable_reasons: Vec<String>,
+}
+
+/// One asset command in the Dockerfile, and the comment that says why it runs there.
+#[derive(Debug, Serialize)]
+struct AssetRun {
+    why: Vec<String>,
+    command: &'static str,
+}
+
+/// The asset steps as the Dockerfile runs them, each with its reason: those before
+/// `collectstatic`, then those after it. None where `collectstatic` does not run.
+fn asset_runs(facts: &ProjectFacts, collectstatic: bool) -> (Vec<AssetRun>, Vec<AssetRun>) {
+    use crate::inspect::assets::{When, COMPRESSOR};
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    if !collectstatic {
+        return (before, after);
+    }
+    for step in &facts.asset_steps {
+        let at = format!("{} line {}", step.evidence.file, step.evidence.line);
+        let why = if step.tool == COMPRESSOR {
+            vec![
+                format!("django-compressor compresses offline ({at}): the app only looks up"),
+                "the files and manifest that `compress` writes, and answers 500 without them. It"
+                    .to_string(),
+                "reads the files collectstatic wrote, under the names it gave them, so it runs"
+                    .to_string(),
+                "after it, with the same build-only values.".to_string(),
+            ]
+        } else {
+            vec![
+                format!("django-sass-processor ({at}): with DEBUG off, {{% sass_src %}} names"),
+                "the .css beside each .scss, which `compilescss` writes from the templates that"
+                    .to_string(),
+                "name it. It runs before collectstatic, which collects that .css with the other"
+                    .to_string(),
+                "files, with the same build-only values.".to_string(),
+            ]
+        };
+        let run = AssetRun {
+            why,
+            command: step.command,
+        };
+        match step.when {
+            When::BeforeCollectstatic => before.push(run),
+            When::AfterCollectstatic => after.push(run),
+        }
+    }
+    (before, after)
 }
 
 /// How the image installs requirements from local paths.
@@ -515,7 +566,7 @@ fn static_plan(facts: &ProjectFacts) -> StaticPlan {
     // (WhiteNoise installed, or a storage of its own such as a bucket).
     let whitenoise =
         s.staticfiles_app && s.middleware && !s.whitenoise_middleware && !s.custom_static_storage;
-    let collectstatic = s.staticfiles_app && !s.custom_static_storage;
+    let collectstatic = s.collects_static();
     let static_root = (collectstatic && !s.static_root).then(|| match s.base_dir {
         BaseDir::Path => "BASE_DIR / \"staticfiles\"".to_string(),
         BaseDir::Str => "os.path.join(BASE_DIR, \"staticfiles\")".to_string(),
@@ -959,6 +1010,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
     let native = native_packages(&facts_with_added);
     let deps = &facts.deps;
     let local = local_plan(facts)?;
+    let (assets_before, assets_after) = asset_runs(facts, statics.collectstatic);
 
     let mut plan = Plan::default();
 
@@ -978,6 +1030,8 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             runtime_reasons: native.runtime_reasons,
             collectstatic: statics.collectstatic,
             build_env: build_env(facts, deployment),
+            assets_before,
+            assets_after,
             command: server.command(),
             server_sets: deps
                 .server_sets

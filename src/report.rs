@@ -231,6 +231,19 @@ pub fn human(facts: &ProjectFacts) -> String {
         ),
         ("database", facts.database.clone()),
     ];
+    for step in &facts.asset_steps {
+        rows.push((
+            "asset step",
+            format!(
+                "`{}` {} ({}, {} line {})",
+                step.command,
+                step.when.as_str(),
+                step.tool,
+                step.evidence.file,
+                step.evidence.line
+            ),
+        ));
+    }
     let d = derived(facts);
     rows.push((
         "deploy db",

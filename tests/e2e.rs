@@ -201,6 +201,37 @@ fn asgi_only_serves_its_asgi_application_with_uvicorn_workers() {
         .assert_passed();
 }
 
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn compressor_offline_serves_the_css_compress_wrote() {
+    // COMPRESS_OFFLINE: the page renders only when `manage.py compress` ran in the build
+    // (else django-compressor raises OfflineGenerationError: a 500), and links the file it
+    // wrote into STATIC_ROOT, which WhiteNoise must serve.
+    Case::new("tests/fixtures/compressor-offline")
+        .init_args(&["--python", "3.13"])
+        .probe_paths("/", Some("/static/css/site.css"))
+        .imports(&["compressor"])
+        .page_links_asset("/", "/static/CACHE/css/output.")
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn sass_processor_serves_the_css_compilescss_wrote() {
+    // With DEBUG off, {% sass_src %} names the .css that `manage.py compilescss` wrote beside
+    // the .scss, under the hashed name collectstatic gave it: both must have run, in order.
+    Case::new("tests/fixtures/sass-processor")
+        .init_args(&["--python", "3.13"])
+        .probe_paths("/", None)
+        .imports(&["sass_processor", "sass"])
+        // libsass's wheel ships its own test suite as a top-level module.
+        .import_fails_with("sasstests", "No module named 'pytest'")
+        .page_links_asset("/", "/static/css/site.")
+        .run()
+        .assert_passed();
+}
+
 /// A fixture whose gunicorn and whitenoise live in a `prod` group beside a `dev` group with
 /// pytest-django: djrun adds nothing, and the image has the one group and not the other.
 fn server_group_case(fixture: &'static str) -> Case {
@@ -721,6 +752,8 @@ struct Case {
     in_image: Vec<InImage>,
     /// Top-level modules the import of everything in /venv must have imported, beyond django.
     imports: Vec<&'static str>,
+    /// Top-level modules that must fail to import, each with the error it must fail with.
+    import_fails: Vec<(&'static str, &'static str)>,
     rebuild: bool,
     /// The page every case requests with the service's host (200) and a foreign one (400).
     probe_page: &'static str,
@@ -757,6 +790,7 @@ impl Case {
             image_env: Vec::new(),
             in_image: Vec::new(),
             imports: Vec::new(),
+            import_fails: Vec::new(),
             rebuild: false,
             probe_page: "/admin/login/",
             probe_static: Some("/static/admin/css/base.css"),
@@ -881,11 +915,24 @@ impl Case {
         self
     }
 
+    /// A top-level module a distribution ships that cannot import in a production image (a
+    /// test suite that needs pytest): it must fail with `error`, and only it is excused.
+    fn import_fails_with(mut self, module: &'static str, error: &'static str) -> Case {
+        self.import_fails.push((module, error));
+        self
+    }
+
     /// The page and static file the HTTP checks request, for a project without the admin.
     fn probe_paths(mut self, page: &'static str, static_file: Option<&'static str>) -> Case {
         self.probe_page = page;
         self.probe_static = static_file;
         self
+    }
+
+    /// `page` answers 200 with HTML that links a stylesheet whose URL starts with `prefix`
+    /// (a file an asset step made at build time), and that URL answers 200 with CSS.
+    fn page_links_asset(self, page: &'static str, prefix: &'static str) -> Case {
+        self.while_serving(move |o, live| follow_linked_css(o, live, page, prefix))
     }
 
     /// Touch one line of code and rebuild: the dependency layer must come from the cache,
@@ -1550,6 +1597,55 @@ fn probe_http(o: &mut Outcome, port: u16, host: &str, page: &str, css: Option<&s
     }
 }
 
+/// The `href` values of `html`'s tags, in order.
+fn hrefs(html: &str) -> Vec<&str> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
+/// GET `page`, find the stylesheet it links under `prefix`, and GET that.
+fn follow_linked_css(o: &mut Outcome, live: &Live, page: &str, prefix: &str) {
+    let html = match http_get(live.port, page, live.host) {
+        Ok(r) if r.status == 200 => String::from_utf8_lossy(&r.body).into_owned(),
+        Ok(r) => {
+            return o.fail(format!(
+                "GET {page} answered {} (want 200 with a page that links {prefix}...):\n{}",
+                r.status,
+                r.describe()
+            ))
+        }
+        Err(e) => return o.fail(format!("GET {page}: {e}")),
+    };
+    let Some(css) = hrefs(&html)
+        .into_iter()
+        .find(|h| h.starts_with(prefix) && h.ends_with(".css"))
+        .map(str::to_string)
+    else {
+        return o.fail(format!(
+            "GET {page} links no stylesheet under {prefix}:\n{html}"
+        ));
+    };
+    say!("{}: {page} links {css}", o.name);
+    match http_get(live.port, &css, live.host) {
+        Ok(r) => {
+            let body = String::from_utf8_lossy(&r.body);
+            let is_css = r.header("content-type").is_some_and(|t| t.contains("css"))
+                && body.contains('{')
+                && body.contains('}');
+            o.check(r.status == 200 && is_css, || {
+                format!(
+                    "GET {css} (linked by {page}) answered {} (want 200 with a CSS body):\n{}",
+                    r.status,
+                    r.describe()
+                )
+            });
+        }
+        Err(e) => o.fail(format!("GET {css} (linked by {page}): {e}")),
+    }
+}
+
 fn check_server_user(o: &mut Outcome, server: &Server) {
     let procs = server.server_processes();
     o.check(!procs.is_empty(), || {
@@ -1600,8 +1696,9 @@ fn check_inside_image(o: &mut Outcome, server: &Server) {
 /// container as the image's user, after `django.setup()` with the image's settings (some
 /// packages need the app registry at import). The names come from each distribution's
 /// `top_level.txt`, else from the first part of the paths its RECORD lists. Prints one JSON
-/// object: `imported` (module names), `failed` (module -> distribution and error). No case
-/// skips a module: every one imports.
+/// object: `imported` (module names), `failed` (module -> distribution and error). Every one
+/// imports, but for a module a case names with the error it must fail with
+/// (`import_fails_with`: a test suite a wheel ships that needs pytest).
 const IMPORT_ALL: &str = r#"
 import importlib, json, os, traceback
 from importlib import metadata
@@ -1690,14 +1787,25 @@ fn check_imports(o: &mut Outcome, server: &Server, case: &Case) {
                 .collect()
         })
         .unwrap_or_default();
-    let failed: Vec<String> = report["failed"]
+    let failures: Vec<(String, String)> = report["failed"]
         .as_object()
         .map(|m| {
             m.iter()
-                .map(|(k, v)| format!("{k} ({})", v.as_str().unwrap_or_default()))
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
                 .collect()
         })
         .unwrap_or_default();
+    for (module, error) in &case.import_fails {
+        let got = failures.iter().find(|(k, _)| k == module).map(|(_, v)| v);
+        o.check(got.is_some_and(|v| v.contains(error)), || {
+            format!("in the image, {module} must fail to import with {error:?}; got {got:?}")
+        });
+    }
+    let failed: Vec<String> = failures
+        .iter()
+        .filter(|(k, _)| !case.import_fails.iter().any(|(m, _)| m == k))
+        .map(|(k, v)| format!("{k} ({v})"))
+        .collect();
     say!(
         "{}: imported {} top-level modules of {} distributions in /venv: {}",
         o.name,

@@ -130,6 +130,8 @@ snapshot_tests! {
     uv_workspace => "uv-workspace",
     uv_path_source => "uv-path-source",
     poetry_path_package => "poetry-path-package",
+    compressor_offline => "compressor-offline",
+    sass_processor => "sass-processor",
 }
 
 #[test]

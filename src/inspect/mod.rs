@@ -1,5 +1,6 @@
 //! `inspect(root) -> ProjectFacts`: read-only discovery of everything djrun acts on.
 
+pub mod assets;
 pub mod deps;
 pub mod envvars;
 pub mod includes;
@@ -96,6 +97,9 @@ pub struct ProjectFacts {
     pub media_root: Option<Location>,
     /// What the settings load for themselves while they are imported.
     pub startup_config: StartupConfig,
+    /// Management commands the image runs for the project's assets besides `collectstatic`
+    /// (django-compressor's offline `compress`, django-sass-processor's `compilescss`).
+    pub asset_steps: Vec<assets::AssetStep>,
     /// Everything else read from the settings, for the planner.
     #[serde(skip)]
     pub settings: SettingsFacts,
@@ -446,6 +450,23 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
             sources::outside_message(file, *line, target)
         ));
     }
+    // django-sass-processor's `compilescss` imports libsass and django-compressor's template
+    // parser, which its own package does not require: without them the build stops there.
+    let compiles_scss = facts
+        .asset_steps
+        .iter()
+        .any(|s| s.tool == assets::SASS_PROCESSOR);
+    let unlisted: Vec<&str> = ["libsass", "django-compressor"]
+        .into_iter()
+        .filter(|p| !deps.has(p))
+        .collect();
+    if compiles_scss && !deps.files.is_empty() && !unlisted.is_empty() {
+        hints.push(format!(
+            "assets: `python manage.py compilescss` imports {}, which the dependencies do not list; add {} or the image's build stops at that step",
+            unlisted.join(" and "),
+            if unlisted.len() == 1 { "it" } else { "them" }
+        ));
+    }
     let dependency_manager = if deps.files.is_empty() {
         "unknown".to_string()
     } else {
@@ -490,6 +511,7 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
             dotenv: facts.dotenv_file.clone(),
             secret_manager: facts.settings_secret.clone(),
         },
+        asset_steps: facts.asset_steps.clone(),
         settings: facts,
         deps,
     })

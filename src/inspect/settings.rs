@@ -1,6 +1,7 @@
 //! Read Django settings with a real Python parser: the production module and the modules it
 //! star-imports, merged the way Python runs them (later assignments win).
 
+use super::assets::AssetStep;
 use super::envvars::{self, EnvRead};
 use super::includes::{self, Skipped};
 use super::startup::SettingsSecret;
@@ -110,6 +111,17 @@ pub struct SettingsFacts {
     pub wsgi_application: Option<String>,
     /// `ASGI_APPLICATION`, if set.
     pub asgi_application: Option<String>,
+    /// What the image runs besides `collectstatic` to build the project's assets (only where
+    /// `collectstatic` runs).
+    pub asset_steps: Vec<AssetStep>,
+}
+
+impl SettingsFacts {
+    /// Whether the image runs `collectstatic`: `django.contrib.staticfiles` is installed and
+    /// static files stay with the app (no bucket or media service of the project's own).
+    pub fn collects_static(&self) -> bool {
+        self.staticfiles_app && !self.custom_static_storage
+    }
 }
 
 /// The file of `module` below `project`: `a/b.py` or `a/b/__init__.py`.
@@ -388,10 +400,12 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
     facts.settings_secret = startup.secret;
     // Names that are not plain identifiers are left out: they would end up in the Dockerfile
     // and the deploy command.
-    let reads: Vec<EnvRead> = envvars::env_reads_chain(&modules)
-        .into_iter()
+    let chain_reads = envvars::env_reads_chain(&modules);
+    let reads: Vec<EnvRead> = chain_reads
+        .iter()
         .flatten()
         .filter(|r| is_env_name(&r.var))
+        .cloned()
         .collect();
     let var_of = |setting: &str| {
         reads
@@ -504,6 +518,9 @@ pub fn read(project: &Path, project_root: &str, located: &Located) -> Result<Set
     };
     facts.build_values = envvars::build_env(&reads, database);
     facts.env_reads = reads;
+    if facts.collects_static() {
+        facts.asset_steps = super::assets::detect(&modules, &chain_reads);
+    }
     Ok(facts)
 }
 
