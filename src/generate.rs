@@ -184,6 +184,16 @@ struct DockerfileContext<'a> {
     local_lines: String,
 }
 
+/// The dependency files the image build reads: the lock among them even where it does not
+/// exist yet, since `init` writes it (or stops) before there is a build.
+fn build_files(deps: &crate::inspect::deps::Deps) -> Vec<String> {
+    let mut files = deps.files.clone();
+    if let (None, Some(lock)) = (&deps.lock, deps.manager.lock_file()) {
+        files.push(lock.to_string());
+    }
+    files
+}
+
 /// How the image installs requirements from local paths.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LocalPlan {
@@ -902,7 +912,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             settings_module: &facts.settings_module,
             manager: deps.manager.name(),
             tools: TOOLS,
-            dependency_files: deps.files.clone(),
+            dependency_files: build_files(deps),
             requirements: deps.manifest.clone(),
             build_packages: native.build,
             build_reasons: native.build_reasons,

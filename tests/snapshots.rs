@@ -124,6 +124,7 @@ snapshot_tests! {
     uv_workspace => "uv-workspace",
     uv_path_source => "uv-path-source",
     poetry_path_package => "poetry-path-package",
+    pipenv_nolock => "pipenv-nolock",
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub mod envvars;
 pub mod includes;
 pub mod layout;
 pub mod media;
+pub mod pipfile_hash;
 pub mod python_version;
 pub mod settings;
 pub mod settings_module;
