@@ -1092,3 +1092,120 @@ fn local_requirements_no_image_can_build_are_refused_by_file_and_line() {
         "`requirements.txt` line 2 installs `packages/invoicing[pdf`: djrun writes only paths",
     );
 }
+
+#[test]
+fn a_django_storages_pin_without_the_google_extra_gets_it_and_keeps_its_version() {
+    let (tmp, dir) = common::copy_fixture("storages-pinned");
+    // Uploads are detected: media goes to Cloud Storage, which needs the `google` extra.
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "-django-storages==1.14.4  # pinned until the next storage review\n+django-storages[google]==1.14.4  # pinned until the next storage review\n",
+        ));
+    let requirements = read(&dir.join("requirements.txt"));
+    assert_eq!(
+        requirements,
+        "# Gallery: uploads go to Cloud Storage in production.\nDjango~=5.2.0\ndjango-storages[google]==1.14.4  # pinned until the next storage review\ngunicorn>=23.0\nwhitenoise>=6.6\n"
+    );
+    // A second run has nothing to change.
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("Nothing to change"));
+    common::init_check(&gcloud_dir(&tmp), &dir).code(0);
+}
+
+#[test]
+fn the_google_extra_goes_where_an_included_requirements_file_pins_django_storages() {
+    let (tmp, dir) = common::copy_fixture("storages-pinned");
+    std::fs::create_dir_all(dir.join("requirements")).unwrap();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "-r requirements/base.txt\r\n-c requirements/constraints.txt\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("requirements/base.txt"),
+        "Django~=5.2.0\r\ndjango_storages[azure]>=1.14.4,<2 ; python_version >= \"3.10\"\r\n",
+    )
+    .unwrap();
+    // pip refuses extras in a constraints file: that pin stays as it is.
+    std::fs::write(
+        dir.join("requirements/constraints.txt"),
+        "django-storages==1.14.4\r\n",
+    )
+    .unwrap();
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+++ b/requirements/base.txt\n"));
+    assert_eq!(
+        read(&dir.join("requirements/base.txt")),
+        "Django~=5.2.0\r\ndjango_storages[azure,google]>=1.14.4,<2 ; python_version >= \"3.10\"\r\n"
+    );
+    assert_eq!(
+        read(&dir.join("requirements/constraints.txt")),
+        "django-storages==1.14.4\r\n"
+    );
+    assert_eq!(
+        read(&dir.join("requirements.txt")),
+        "-r requirements/base.txt\r\n-c requirements/constraints.txt\r\ngunicorn>=23.0\r\nwhitenoise>=6.6\r\n"
+    );
+    common::init_check(&gcloud_dir(&tmp), &dir).code(0);
+}
+
+#[test]
+fn a_poetry_pin_of_django_storages_becomes_a_table_with_the_extra_and_the_lock_is_updated() {
+    let (tmp, dir) = common::copy_fixture("poetry-classic");
+    let pyproject = read(&dir.join("pyproject.toml")).replace(
+        "psycopg2 = \"^2.9\"  # built from source: needs libpq\n",
+        "psycopg2 = \"^2.9\"  # built from source: needs libpq\ndjango-storages = \"1.14.4\"  # media\n",
+    );
+    std::fs::write(dir.join("pyproject.toml"), &pyproject).unwrap();
+    let (bin, log) = recording_tool(&tmp, "poetry", None);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--yes", "--media", "gcs"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Running `poetry lock` to update `poetry.lock`...",
+        ));
+    let after = read(&dir.join("pyproject.toml"));
+    assert!(
+        after.contains(
+            "psycopg2 = \"^2.9\"  # built from source: needs libpq\ndjango-storages = { version = \"1.14.4\", extras = [\"google\"] }  # media\n"
+        ),
+        "{after}"
+    );
+    assert_eq!(read(&log).lines().count(), 1);
+    // The pin is not listed twice, and a second plan changes no file.
+    assert_eq!(after.matches("django-storages").count(), 1, "{after}");
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--dry-run"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout("");
+    // Without Poetry on PATH the same edit is refused before anything is written, naming
+    // the extra to add by hand.
+    let (tmp, dir) = common::copy_fixture("poetry-classic");
+    std::fs::write(dir.join("pyproject.toml"), &pyproject).unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--yes", "--media", "gcs"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`poetry.lock` would no longer match `pyproject.toml` once djrun adds `gunicorn`, `whitenoise` and `django-storages[google]` to it",
+        ));
+    assert_eq!(common::tree(&dir), before);
+}

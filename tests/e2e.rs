@@ -385,6 +385,41 @@ const NOTES_INIT: &[&str] = &[
     "gcs",
     "--public-media",
 ];
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn storages_pinned_without_the_google_extra_gets_it_and_the_image_has_the_bindings() {
+    // requirements.txt pins django-storages==1.14.4 without extras; uploads send media to
+    // Cloud Storage, whose backend imports google.cloud.storage at run time.
+    Case::new("tests/fixtures/storages-pinned")
+        .init_args(&["--python", "3.13"])
+        .gcs_emulator()
+        .after_init(|o| {
+            let requirements =
+                fs::read_to_string(o.project.join("requirements.txt")).unwrap_or_default();
+            o.check(
+                requirements.contains("\ndjango-storages[google]==1.14.4  #"),
+                || format!("requirements.txt after `djrun init`:\n{requirements}"),
+            );
+        })
+        .in_image(
+            "the Cloud Storage bindings import",
+            "/venv/bin/python -c 'import google.cloud.storage'",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "django-storages is the pinned version",
+            "/venv/bin/python -c 'import storages; print(storages.__version__)'",
+            Expect::Prints("1.14.4"),
+        )
+        .in_image(
+            "django-storages' Google backend loads",
+            "/venv/bin/python -c 'import storages.backends.gcloud'",
+            Expect::Succeeds,
+        )
+        .run()
+        .assert_passed();
+}
+
 /// A note the first instance writes and the restarted one must still list.
 const NOTE_TITLE: &str = "written before the restart";
 const NOTE_FILE: &str = "e2e-attachment.txt";

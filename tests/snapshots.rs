@@ -125,6 +125,7 @@ snapshot_tests! {
     uv_path_source => "uv-path-source",
     poetry_path_package => "poetry-path-package",
     pipenv_nolock => "pipenv-nolock",
+    storages_pinned => "storages-pinned",
 }
 
 #[test]

@@ -102,6 +102,8 @@ pub struct Deps {
     pub lock: Option<String>,
     /// Normalised names of the production dependencies, with their extras.
     pub packages: Vec<(String, BTreeSet<String>)>,
+    /// The files of `files` that pip reads as constraints (`-c`), which install nothing.
+    pub constraint_files: Vec<String>,
     /// Normalised names the lock file holds, when there is a lock file.
     pub locked: Option<BTreeSet<String>>,
     /// Whether the lock records a hash of the manifest that the manifest no longer has
@@ -546,6 +548,7 @@ impl Deps {
             packages: Vec::new(),
             locked: None,
             lock_hash_stale: false,
+            constraint_files: Vec::new(),
             django_version: None,
             hash_mode_line: None,
             python_constraints: Vec::new(),
@@ -681,6 +684,7 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 packages,
                 locked: None,
                 lock_hash_stale: false,
+                constraint_files: Vec::new(),
                 django_version: django,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
@@ -747,6 +751,7 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 packages,
                 locked: None,
                 lock_hash_stale: false,
+                constraint_files: Vec::new(),
                 django_version: django,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
@@ -1020,6 +1025,7 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
     let mut django = None;
     let mut hash_mode_line = None;
     let mut found = Sources::default();
+    let mut constraint_files = Vec::new();
     let mut pending = vec![(entry.clone(), IncludeKind::Requirement)];
     while let Some((rel, kind)) = pending.pop() {
         if files.contains(&rel) || files.len() > 64 {
@@ -1088,6 +1094,9 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
             }
             pending.push((target, include.kind));
         }
+        if kind == IncludeKind::Constraint {
+            constraint_files.push(rel.clone());
+        }
         files.push(rel);
     }
     Ok(Deps {
@@ -1099,6 +1108,7 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
         packages,
         locked: None,
         lock_hash_stale: false,
+        constraint_files,
         django_version: django,
         hash_mode_line,
         python_constraints: Vec::new(),
