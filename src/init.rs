@@ -892,11 +892,10 @@ impl LockState {
         if !self.needs_update() {
             return None;
         }
-        Some(match self.refusal() {
-            Some(refusal) => format!(
-                "note: `djrun init` would stop here: {refusal}\nhint: {}",
-                refusal.hint().unwrap_or_default()
-            ),
+        Some(match self.missing_tool() {
+            Some((message, hint)) => {
+                format!("note: `djrun init` would stop here: {message}\nhint: {hint}")
+            }
             None => format!(
                 "After writing, `{}` runs in `{}` to {} `{}`.",
                 self.command_line(),
@@ -910,6 +909,15 @@ impl LockState {
     /// The refusal when the lock must be written or updated and the manager's tool is not
     /// on PATH to do it: nothing is written then, since the image would not build.
     pub fn refusal(&self) -> Option<Error> {
+        let (message, hint) = self.missing_tool()?;
+        Some(Error::input_hint(
+            format!("{message}, so djrun changed nothing"),
+            hint,
+        ))
+    }
+
+    /// What is wrong when the lock needs its tool and the tool is not on PATH, and the hint.
+    fn missing_tool(&self) -> Option<(String, String)> {
         if !self.needs_update() {
             return None;
         }
@@ -942,11 +950,9 @@ impl LockState {
                 self.manifest
             )
         };
-        Some(Error::input_hint(
-            format!(
-                "{what}; `{tool}` is not on PATH to {} it, so djrun changed nothing",
-                if self.exists { "update" } else { "write" }
-            ),
+        let verb = if self.exists { "update" } else { "write" };
+        Some((
+            format!("{what}; `{tool}` is not on PATH to {verb} it"),
             hint,
         ))
     }

@@ -731,7 +731,9 @@ fn a_lock_that_djrun_would_make_stale_needs_its_tool_before_anything_is_written(
         .success()
         .stderr(predicate::str::contains(
             "note: `djrun init` would stop here: `uv.lock` would no longer match",
-        ));
+        ))
+        .stderr(predicate::str::contains("hint: put `uv` on PATH"))
+        .stderr(predicate::str::contains("changed nothing").not());
     assert_eq!(common::tree(&dir), before);
 
     // With uv on PATH (a stand-in that records its call and changes nothing), djrun edits
