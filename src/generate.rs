@@ -245,6 +245,110 @@ fn asset_runs(facts: &ProjectFacts, collectstatic: bool) -> (Vec<AssetRun>, Vec<
     (before, after)
 }
 
+/// The dependency files the image build reads: the lock among them even where it does not
+/// exist yet, since `init` writes it (or stops) before there is a build.
+fn build_files(deps: &crate::inspect::deps::Deps) -> Vec<String> {
+    let mut files = deps.files.clone();
+    if let (None, Some(lock)) = (&deps.lock, deps.manager.lock_file()) {
+        files.push(lock.to_string());
+    }
+    files
+}
+
+/// Whether the project lists `wanted`'s project without one of the extras it needs.
+fn needs_extra(deps: &crate::inspect::deps::Deps, wanted: &Wanted) -> bool {
+    deps.extras(wanted.project()).is_some_and(|have| {
+        wanted
+            .extras()
+            .iter()
+            .any(|e| !have.contains(&crate::patch::requirements::normalize_name(e)))
+    })
+}
+
+/// Where the extras of a dependency the project pins already are added.
+enum ExtraEdit {
+    /// In the manifest: its text with the extras.
+    Manifest(String),
+    /// In a requirements file the manifest includes.
+    Included(FileChange),
+}
+
+/// Add `wanted`'s extras to the dependency the project lists already, where it lists it:
+/// the manifest (`text`), or for pip the requirements file (the manifest or one it includes
+/// with `-r`) that holds the line. An error when djrun cannot find the line it would edit.
+fn add_wanted_extra(
+    facts: &ProjectFacts,
+    manifest_path: &str,
+    text: &str,
+    wanted: &Wanted,
+) -> Result<ExtraEdit> {
+    let deps = &facts.deps;
+    let name = wanted.project();
+    let with_extras = |file: &str, text: &str| -> Result<String> {
+        let mut out = text.to_string();
+        for extra in wanted.extras() {
+            out = match deps.manifest_kind {
+                Manifest::Requirements => {
+                    let parsed = requirements::Requirements::parse(file, &out);
+                    requirements::add_extra(&parsed, &out, name, extra)?
+                }
+                kind => pyproject::add_extra(kind, file, &out, name, extra)?,
+            };
+        }
+        Ok(out)
+    };
+    let not_found = |file: &str| {
+        Error::input_hint(
+            format!(
+                "`{file}` lists `{name}` where djrun cannot add the extra the deployment needs (`{}`)",
+                wanted.name
+            ),
+            format!(
+                "list it as `{}` in the project's dependencies (keeping its version), then run djrun again",
+                wanted.name
+            ),
+        )
+    };
+    if deps.manifest_kind != Manifest::Requirements {
+        let edited = with_extras(manifest_path, text)?;
+        if edited == text {
+            return Err(not_found(manifest_path));
+        }
+        return Ok(ExtraEdit::Manifest(edited));
+    }
+    for file in deps
+        .files
+        .iter()
+        .filter(|f| !deps.constraint_files.contains(f))
+    {
+        let path = in_context(facts, file);
+        let file_text = if path == manifest_path {
+            text.to_string()
+        } else {
+            current(facts, &path)?.unwrap_or_default()
+        };
+        if !requirements::Requirements::parse(&path, &file_text).has(name) {
+            continue;
+        }
+        let edited = with_extras(&path, &file_text)?;
+        if edited == file_text {
+            continue;
+        }
+        return Ok(if path == manifest_path {
+            ExtraEdit::Manifest(edited)
+        } else {
+            ExtraEdit::Included(FileChange {
+                path,
+                before: Some(file_text),
+                after: edited,
+                owner: Owner::User,
+                encoding: Encoding::Utf8,
+            })
+        });
+    }
+    Err(not_found(manifest_path))
+}
+
 /// How the image installs requirements from local paths.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LocalPlan {
@@ -999,7 +1103,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             bucket_var: crate::deployment::BUCKET_VAR,
         });
         statics.block.default_backend = Some("storages.backends.gcloud.GoogleCloudStorage");
-        if !facts.deps.has("django-storages") {
+        if !facts.deps.has(DJANGO_STORAGES.project()) {
             wanted_for_data.push(DJANGO_STORAGES);
         }
     }
@@ -1022,7 +1126,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             settings_module: &facts.settings_module,
             manager: deps.manager.name(),
             tools: TOOLS,
-            dependency_files: deps.files.clone(),
+            dependency_files: build_files(deps),
             requirements: deps.manifest.clone(),
             build_packages: native.build,
             build_reasons: native.build_reasons,
@@ -1195,6 +1299,14 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
     wanted.retain(|w| !deps.has(w.project()));
     let manifest_path = in_context(facts, &deps.manifest);
     let text = current(facts, &manifest_path)?.unwrap_or_default();
+    // Cloud Storage media needs django-storages' `google` extra: a pin without it gets it.
+    let extra = (deployment.media.is_some() && needs_extra(deps, &DJANGO_STORAGES))
+        .then(|| add_wanted_extra(facts, &manifest_path, &text, &DJANGO_STORAGES))
+        .transpose()?;
+    let base = match &extra {
+        Some(ExtraEdit::Manifest(edited)) => edited.clone(),
+        _ => text.clone(),
+    };
     let after = match deps.manifest_kind {
         Manifest::Requirements => {
             let lines: Vec<String> = wanted
@@ -1202,17 +1314,21 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
                 .map(|w| format!("{}{}", w.name, w.bound))
                 .collect();
             let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            let parsed = requirements::Requirements::parse(&manifest_path, &text);
-            requirements::add_missing(&parsed, &text, &lines)?
+            let parsed = requirements::Requirements::parse(&manifest_path, &base);
+            requirements::add_missing(&parsed, &base, &lines)?
         }
-        kind => pyproject::add_missing(kind, &manifest_path, &text, &wanted)?,
+        kind => pyproject::add_missing(kind, &manifest_path, &base, &wanted)?,
     };
-    if after != text {
+    if after != base {
         plan.dependencies_added = wanted
             .iter()
             .filter(|w| !deps.has(w.project()))
             .map(|w| w.name.to_string())
             .collect();
+    }
+    if extra.is_some() {
+        plan.dependencies_added
+            .push(DJANGO_STORAGES.name.to_string());
     }
     plan.push(FileChange {
         path: manifest_path,
@@ -1221,6 +1337,9 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
         owner: Owner::User,
         encoding: Encoding::Utf8,
     });
+    if let Some(ExtraEdit::Included(change)) = extra {
+        plan.push(change);
+    }
 
     // Saved choices, so a re-run needs no flags.
     let mut config = ConfigFile::locate(&facts.root, &facts.project_root)?;

@@ -861,7 +861,17 @@ pub fn run(
             let _ = writeln!(err, "error: {stale}\n\nhint: {}", lock.hint());
             return Ok(Outcome::Drift);
         }
-        if lock.needs_update() && !request.dry_run && !request.check {
+        if lock.needs_update() && !request.check {
+            if request.dry_run {
+                if let Some(note) = lock.dry_run_note() {
+                    let _ = writeln!(err, "{note}");
+                }
+                let _ = writeln!(err, "Dry run: nothing was written or run.");
+                return Ok(Outcome::DryRun);
+            }
+            if let Some(refusal) = lock.refusal() {
+                return Err(refusal);
+            }
             lock.update(err)?;
             return Ok(Outcome::Written);
         }
@@ -884,10 +894,14 @@ pub fn run(
     if request.check {
         let _ = writeln!(
             err,
-            "error: {} file(s) differ from what djrun would generate: {}\n\nhint: run `djrun init` and commit the result",
+            "error: {} file(s) differ from what djrun would generate: {}",
             plan.changes.len(),
             paths.join(", ")
         );
+        if let Some(stale) = lock.stale_message() {
+            let _ = writeln!(err, "error: {stale}");
+        }
+        let _ = writeln!(err, "\nhint: run `djrun init` and commit the result");
         return Ok(Outcome::Drift);
     }
     if request.dry_run {
@@ -897,13 +911,8 @@ pub fn run(
         {
             let _ = writeln!(err, "note: `djrun init` would stop here: {refusal}");
         }
-        if lock.needs_update() {
-            let _ = writeln!(
-                err,
-                "After writing, `{}` runs in `{}` to update the lock file.",
-                lock.command_line(),
-                project_dir.display()
-            );
+        if let Some(note) = lock.dry_run_note() {
+            let _ = writeln!(err, "{note}");
         }
         let _ = writeln!(
             err,
@@ -916,6 +925,10 @@ pub fn run(
     apply::check_inside(&request.root, &plan)?;
     apply::check_foreign(&plan, request.force)?;
     apply::check_dirty(&request.root, &plan, request.allow_dirty)?;
+    // The image would not build without a lock that matches: stop before writing anything.
+    if let Some(refusal) = lock.refusal() {
+        return Err(refusal);
+    }
 
     if !request.yes {
         let _ = writeln!(err, "\n{}", summary(&plan));
@@ -958,17 +971,22 @@ pub fn summary(plan: &Plan) -> String {
     }
 }
 
-/// Whether the dependency manager's lock file needs updating, and how.
+/// Whether the dependency manager's lock file needs writing or updating, and how.
 pub struct LockState {
     manager: Manager,
     /// The folder of the dependency files, where the lock command runs.
     dir: PathBuf,
+    /// The lock file the image build checks, as shown (`None` for pip).
     lock: Option<String>,
+    /// Whether that lock file exists.
+    exists: bool,
     manifest: String,
     /// Packages the manifest lists that the lock lacks.
     missing: Vec<String>,
-    /// Whether the plan adds dependencies to the manifest.
-    adds_dependencies: bool,
+    /// Whether the lock's hash of the manifest does not match it (Pipfile.lock).
+    hash_stale: bool,
+    /// What the plan adds to the manifest, as written there.
+    added: Vec<String>,
 }
 
 impl LockState {
@@ -979,18 +997,26 @@ impl LockState {
         LockState {
             manager: deps.manager,
             dir: layout::join(&facts.root, &facts.dependency_root),
-            lock: deps.lock.as_deref().map(shown),
+            lock: deps.lock.as_deref().or(deps.manager.lock_file()).map(shown),
+            exists: deps.lock.is_some(),
             manifest: shown(&deps.manifest),
             missing: deps.missing_from_lock(),
-            adds_dependencies: !plan.dependencies_added.is_empty(),
+            hash_stale: deps.lock_hash_stale,
+            added: plan.dependencies_added.clone(),
         }
     }
 
-    /// Whether there is a lock file that will not match the manifest.
+    /// Whether the lock file must be written or updated for the image to build: it is
+    /// missing, stale, or will be once the plan's dependencies are added.
     pub fn needs_update(&self) -> bool {
         self.lock.is_some()
             && self.manager.lock_command().is_some()
-            && (self.adds_dependencies || !self.missing.is_empty())
+            && (!self.exists || self.is_stale() || !self.added.is_empty())
+    }
+
+    /// Whether the lock file there is stale now, before djrun's edits.
+    fn is_stale(&self) -> bool {
+        self.exists && (!self.missing.is_empty() || self.hash_stale)
     }
 
     /// The lock command as typed.
@@ -998,27 +1024,113 @@ impl LockState {
         self.manager.lock_command().unwrap_or(&[]).join(" ")
     }
 
-    /// What is stale, for `--check`.
+    /// What is wrong with the lock file as it is, for `--check` and `deploy`: missing where
+    /// the image build checks it, or stale.
     pub fn stale_message(&self) -> Option<String> {
         let lock = self.lock.as_ref()?;
-        if self.missing.is_empty() || self.manager.lock_command().is_none() {
+        let check = self.manager.lock_check()?;
+        if !self.exists {
+            return Some(format!(
+                "`{lock}` does not exist: the image build installs from it and checks it against `{}` (`{check}`)",
+                self.manifest
+            ));
+        }
+        if !self.missing.is_empty() {
+            let missing: Vec<String> = self.missing.iter().map(|m| format!("`{m}`")).collect();
+            return Some(format!(
+                "`{lock}` is stale: it does not hold {}, which `{}` lists",
+                missing.join(", "),
+                self.manifest
+            ));
+        }
+        if self.hash_stale {
+            return Some(format!(
+                "`{lock}` is stale: the hash of `{}` it records (`_meta.hash.sha256`) is not the file's, so `{check}` fails the image build",
+                self.manifest
+            ));
+        }
+        None
+    }
+
+    /// The fix for a missing or stale lock.
+    pub fn hint(&self) -> String {
+        let verb = if self.exists { "commit" } else { "add" };
+        format!("run `{}` and {verb} the lock file", self.command_line())
+    }
+
+    /// What `init` says when a real run would write or update the lock: the command it
+    /// runs, or why it would stop.
+    pub fn dry_run_note(&self) -> Option<String> {
+        if !self.needs_update() {
             return None;
         }
-        let missing: Vec<String> = self.missing.iter().map(|m| format!("`{m}`")).collect();
-        Some(format!(
-            "`{lock}` is stale: it does not hold {}, which `{}` lists",
-            missing.join(", "),
-            self.manifest
+        Some(match self.missing_tool() {
+            Some((message, hint)) => {
+                format!("note: `djrun init` would stop here: {message}\nhint: {hint}")
+            }
+            None => format!(
+                "After writing, `{}` runs in `{}` to {} `{}`.",
+                self.command_line(),
+                self.dir.display(),
+                if self.exists { "update" } else { "write" },
+                self.lock.as_deref().unwrap_or_default()
+            ),
+        })
+    }
+
+    /// The refusal when the lock must be written or updated and the manager's tool is not
+    /// on PATH to do it: nothing is written then, since the image would not build.
+    pub fn refusal(&self) -> Option<Error> {
+        let (message, hint) = self.missing_tool()?;
+        Some(Error::input_hint(
+            format!("{message}, so djrun changed nothing"),
+            hint,
         ))
     }
 
-    /// The fix for a stale lock.
-    pub fn hint(&self) -> String {
-        format!("run `{}` and commit the lock file", self.command_line())
+    /// What is wrong when the lock needs its tool and the tool is not on PATH, and the hint.
+    fn missing_tool(&self) -> Option<(String, String)> {
+        if !self.needs_update() {
+            return None;
+        }
+        let command = self.manager.lock_command()?;
+        if find_on_path(command[0]).is_some() {
+            return None;
+        }
+        let lock = self.lock.as_deref()?;
+        let check = self.manager.lock_check()?;
+        let tool = command[0];
+        let line = self.command_line();
+        let dir = self.dir.display();
+        let what = if !self.exists {
+            format!("`{lock}` does not exist, and the image build installs from it and checks it against `{}` (`{check}`)", self.manifest)
+        } else if let Some(stale) = self.stale_message().filter(|_| self.added.is_empty()) {
+            stale
+        } else {
+            format!(
+                "`{lock}` would no longer match `{}` once djrun adds {} to it, and the image build checks it (`{check}`)",
+                self.manifest,
+                english(&self.added)
+            )
+        };
+        let hint = if self.added.is_empty() {
+            format!("run `{line}` in `{dir}`, then run djrun again")
+        } else {
+            format!(
+                "put `{tool}` on PATH and run djrun again, which then runs `{line}` after its edit; or add {} to `{}` yourself and run `{line}` in `{dir}` first",
+                english(&self.added),
+                self.manifest
+            )
+        };
+        let verb = if self.exists { "update" } else { "write" };
+        Some((
+            format!("{what}; `{tool}` is not on PATH to {verb} it"),
+            hint,
+        ))
     }
 
-    /// Run the lock command in the folder of the dependency files when its tool is
-    /// installed, else say what to run.
+    /// Run the lock command in the folder of the dependency files. [`LockState::refusal`]
+    /// has said beforehand whether its tool is on PATH.
     pub fn update(&self, err: &mut dyn Write) -> Result<()> {
         let dir = self.dir.as_path();
         let Some(command) = self.manager.lock_command() else {
@@ -1026,20 +1138,16 @@ impl LockState {
         };
         let lock = self.lock.as_deref().unwrap_or("the lock file");
         let Some(program) = find_on_path(command[0]) else {
-            let _ = writeln!(
-                err,
-                "\nwarning: `{lock}` no longer matches `{}`, and `{}` is not installed here.\nhint: run `{}` in `{}` before you build; the image build checks the lock",
-                self.manifest,
-                command[0],
-                self.command_line(),
-                dir.display()
-            );
-            return Ok(());
+            return match self.refusal() {
+                Some(refusal) => Err(refusal),
+                None => Ok(()),
+            };
         };
         let _ = writeln!(
             err,
-            "Running `{}` to update `{lock}`...",
-            self.command_line()
+            "Running `{}` to {} `{lock}`...",
+            self.command_line(),
+            if self.exists { "update" } else { "write" }
         );
         let status = Command::new(program)
             .args(&command[1..])
@@ -1062,6 +1170,16 @@ impl LockState {
             ));
         }
         Ok(())
+    }
+}
+
+/// `` `a` ``, `` `a` and `b` ``, `` `a`, `b` and `c` ``.
+fn english(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
 

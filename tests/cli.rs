@@ -677,24 +677,86 @@ fn several_projects_need_evidence_or_project_dir() {
         .stdout(predicate::str::contains("+++ b/site_b/Dockerfile"));
 }
 
+/// A folder on PATH with no tools in it: djrun finds no lock tool.
+fn no_tools(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    let empty = tmp.path().join("no-tools");
+    std::fs::create_dir_all(&empty).unwrap();
+    empty
+}
+
+/// A stand-in `tool` that records the folder it ran in and its arguments in `log`, and
+/// writes `writes` (name, text) there, as the lock tool would.
+fn recording_tool(
+    tmp: &tempfile::TempDir,
+    tool: &str,
+    writes: Option<(&str, &str)>,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let bin = tmp.path().join("bin");
+    let log = tmp.path().join(format!("{tool}.log"));
+    let mut body = format!("echo \"$PWD $*\" >> '{}'", log.display());
+    if let Some((name, text)) = writes {
+        body.push_str(&format!("\ncat > '{name}' <<'LOCK'\n{text}\nLOCK"));
+    }
+    common::write_script(&bin, tool, &body);
+    (bin, log)
+}
+
 #[test]
-fn a_lock_file_left_stale_is_reported_by_check() {
+fn a_lock_that_djrun_would_make_stale_needs_its_tool_before_anything_is_written() {
     let (tmp, dir) = common::copy_fixture("uv-groups");
-    // No uv on PATH: djrun edits pyproject.toml and says how to update the lock.
+    let before = common::tree(&dir);
+    // No uv on PATH: djrun would add gunicorn and WhiteNoise, and nothing could update the
+    // lock the image build checks, so it changes nothing and says what to do.
     common::djrun(&gcloud_dir(&tmp))
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: `uv.lock` would no longer match `pyproject.toml` once djrun adds `gunicorn` and `whitenoise` to it, and the image build checks it (`uv sync --locked`); `uv` is not on PATH to update it, so djrun changed nothing\n",
+        ))
+        .stderr(predicate::str::contains(
+            "hint: put `uv` on PATH and run djrun again, which then runs `uv lock` after its edit; or add `gunicorn` and `whitenoise` to `pyproject.toml` yourself and run `uv lock` in",
+        ));
+    assert_eq!(common::tree(&dir), before);
+    // A dry run runs nothing, and says the real run would stop.
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--dry-run"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "note: `djrun init` would stop here: `uv.lock` would no longer match",
+        ))
+        .stderr(predicate::str::contains("hint: put `uv` on PATH"))
+        .stderr(predicate::str::contains("changed nothing").not());
+    assert_eq!(common::tree(&dir), before);
+
+    // With uv on PATH (a stand-in that records its call and changes nothing), djrun edits
+    // pyproject.toml and runs `uv lock` in the project.
+    let (bin, log) = recording_tool(&tmp, "uv", None);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
         .args(["init", "--yes"])
         .args(FLAGS)
         .arg(&dir)
         .assert()
         .success()
-        .stderr(
-            predicate::str::contains("`uv.lock` no longer matches `pyproject.toml`")
-                .and(predicate::str::contains("run `uv lock`")),
-        );
+        .stderr(predicate::str::contains(
+            "Running `uv lock` to update `uv.lock`...",
+        ));
     assert!(read(&dir.join("pyproject.toml")).contains("\"gunicorn>=23.0\","));
+    assert_eq!(
+        read(&log),
+        format!("{} lock\n", std::fs::canonicalize(&dir).unwrap().display())
+    );
+    // The stand-in left the lock as it was: `--check`, which needs no uv, reports it.
     common::djrun(&gcloud_dir(&tmp))
-        .env("PATH", "/usr/bin:/bin")
+        .env("PATH", no_tools(&tmp))
         .args(["init", "--check"])
         .arg(&dir)
         .assert()
@@ -706,6 +768,133 @@ fn a_lock_file_left_stale_is_reported_by_check() {
             )
             .and(predicate::str::contains("hint: run `uv lock`")),
         );
+}
+
+#[test]
+fn a_pipfile_without_its_lock_is_locked_by_init_or_refused_naming_pipenv_lock() {
+    let (tmp, dir) = common::copy_fixture("pipenv-nolock");
+    let before = common::tree(&dir);
+    let shown = std::fs::canonicalize(&dir).unwrap();
+    // CI checks a repository without Pipfile.lock: drift (exit 1), with the lock named.
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--check"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: `Pipfile.lock` does not exist: the image build installs from it and checks it against `Pipfile` (`pipenv verify`)\n",
+        ));
+    // No pipenv: refused before anything is written, naming the file and the command.
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: `Pipfile.lock` does not exist, and the image build installs from it and checks it against `Pipfile` (`pipenv verify`); `pipenv` is not on PATH to write it, so djrun changed nothing\n\nhint: run `pipenv lock` in `{}`, then run djrun again\n",
+            shown.display()
+        ));
+    assert_eq!(common::tree(&dir), before);
+
+    // A dry run with pipenv on PATH says what would run, and runs nothing.
+    let lock = "{\"_meta\": {}, \"default\": {\"django\": {}, \"gunicorn\": {}, \"whitenoise\": {}}, \"develop\": {}}";
+    let (bin, log) = recording_tool(&tmp, "pipenv", Some(("Pipfile.lock", lock)));
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--dry-run"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "+COPY Pipfile.lock Pipfile.lock\n",
+        ))
+        .stderr(predicate::str::contains(format!(
+            "After writing, `pipenv lock` runs in `{}` to write `Pipfile.lock`.\n",
+            shown.display()
+        )));
+    assert_eq!(common::tree(&dir), before);
+    assert!(!log.exists(), "a dry run runs no lock command");
+
+    // The real run writes the files, then `pipenv lock` in the project folder.
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--yes"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Running `pipenv lock` to write `Pipfile.lock`...",
+        ));
+    assert_eq!(read(&log), format!("{} lock\n", shown.display()));
+    assert_eq!(read(&dir.join("Pipfile.lock")), format!("{lock}\n"));
+    assert!(read(&dir.join("Dockerfile"))
+        .contains("COPY Pipfile Pipfile\nCOPY Pipfile.lock Pipfile.lock\nRUN pipenv verify"));
+    // Then nothing is left to do, and nothing runs again.
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--yes"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("Nothing to change"));
+    common::init_check(&gcloud_dir(&tmp), &dir).code(0);
+    assert_eq!(read(&log).lines().count(), 1);
+}
+
+#[test]
+fn a_pipfile_lock_with_an_old_hash_is_locked_again_or_refused() {
+    let (tmp, dir) = common::copy_fixture("pipenv-nolock");
+    // A lock that holds every package and records the Pipfile's hash (as `pipenv lock`
+    // computes it: the unit tests compare it with real `pipenv lock` output).
+    let hash = djrun::inspect::pipfile_hash::pipfile_hash(&read(&dir.join("Pipfile"))).unwrap();
+    std::fs::write(
+        dir.join("Pipfile.lock"),
+        format!("{{\"_meta\": {{\"hash\": {{\"sha256\": \"{hash}\"}}}}, \"default\": {{\"django\": {{}}, \"gunicorn\": {{}}, \"whitenoise\": {{}}}}}}\n"),
+    )
+    .unwrap();
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success();
+    common::init_check(&gcloud_dir(&tmp), &dir).code(0);
+    // A developer then edits a version in Pipfile without locking: the lock still holds
+    // every package, but its hash of the Pipfile is not the file's, and `pipenv verify`
+    // would fail the build.
+    let pipfile = read(&dir.join("Pipfile")).replace("~=5.2.0", "~=5.2.1");
+    std::fs::write(dir.join("Pipfile"), pipfile).unwrap();
+    let stale = "`Pipfile.lock` is stale: the hash of `Pipfile` it records (`_meta.hash.sha256`) is not the file's, so `pipenv verify` fails the image build";
+    common::init_check(&gcloud_dir(&tmp), &dir)
+        .code(1)
+        .stderr(format!(
+            "error: {stale}\n\nhint: run `pipenv lock` and commit the lock file\n"
+        ));
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--yes"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(format!(
+            "error: {stale}; `pipenv` is not on PATH to update it, so djrun changed nothing\n"
+        )));
+    assert_eq!(common::tree(&dir), before);
+    let (bin, log) = recording_tool(&tmp, "pipenv", None);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--yes"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Running `pipenv lock` to update `Pipfile.lock`...",
+        ));
+    assert_eq!(read(&log).lines().count(), 1);
 }
 
 #[test]
@@ -904,4 +1093,121 @@ fn local_requirements_no_image_can_build_are_refused_by_file_and_line() {
         )],
         "`requirements.txt` line 2 installs `packages/invoicing[pdf`: djrun writes only paths",
     );
+}
+
+#[test]
+fn a_django_storages_pin_without_the_google_extra_gets_it_and_keeps_its_version() {
+    let (tmp, dir) = common::copy_fixture("storages-pinned");
+    // Uploads are detected: media goes to Cloud Storage, which needs the `google` extra.
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "-django-storages==1.14.4  # pinned until the next storage review\n+django-storages[google]==1.14.4  # pinned until the next storage review\n",
+        ));
+    let requirements = read(&dir.join("requirements.txt"));
+    assert_eq!(
+        requirements,
+        "# Gallery: uploads go to Cloud Storage in production.\nDjango~=5.2.0\ndjango-storages[google]==1.14.4  # pinned until the next storage review\ngunicorn>=23.0\nwhitenoise>=6.6\n"
+    );
+    // A second run has nothing to change.
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains("Nothing to change"));
+    common::init_check(&gcloud_dir(&tmp), &dir).code(0);
+}
+
+#[test]
+fn the_google_extra_goes_where_an_included_requirements_file_pins_django_storages() {
+    let (tmp, dir) = common::copy_fixture("storages-pinned");
+    std::fs::create_dir_all(dir.join("requirements")).unwrap();
+    std::fs::write(
+        dir.join("requirements.txt"),
+        "-r requirements/base.txt\r\n-c requirements/constraints.txt\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("requirements/base.txt"),
+        "Django~=5.2.0\r\ndjango_storages[azure]>=1.14.4,<2 ; python_version >= \"3.10\"\r\n",
+    )
+    .unwrap();
+    // pip refuses extras in a constraints file: that pin stays as it is.
+    std::fs::write(
+        dir.join("requirements/constraints.txt"),
+        "django-storages==1.14.4\r\n",
+    )
+    .unwrap();
+    common::init_yes(&gcloud_dir(&tmp), &dir, &[])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+++ b/requirements/base.txt\n"));
+    assert_eq!(
+        read(&dir.join("requirements/base.txt")),
+        "Django~=5.2.0\r\ndjango_storages[azure,google]>=1.14.4,<2 ; python_version >= \"3.10\"\r\n"
+    );
+    assert_eq!(
+        read(&dir.join("requirements/constraints.txt")),
+        "django-storages==1.14.4\r\n"
+    );
+    assert_eq!(
+        read(&dir.join("requirements.txt")),
+        "-r requirements/base.txt\r\n-c requirements/constraints.txt\r\ngunicorn>=23.0\r\nwhitenoise>=6.6\r\n"
+    );
+    common::init_check(&gcloud_dir(&tmp), &dir).code(0);
+}
+
+#[test]
+fn a_poetry_pin_of_django_storages_becomes_a_table_with_the_extra_and_the_lock_is_updated() {
+    let (tmp, dir) = common::copy_fixture("poetry-classic");
+    let pyproject = read(&dir.join("pyproject.toml")).replace(
+        "psycopg2 = \"^2.9\"  # built from source: needs libpq\n",
+        "psycopg2 = \"^2.9\"  # built from source: needs libpq\ndjango-storages = \"1.14.4\"  # media\n",
+    );
+    std::fs::write(dir.join("pyproject.toml"), &pyproject).unwrap();
+    let (bin, log) = recording_tool(&tmp, "poetry", None);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--yes", "--media", "gcs"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Running `poetry lock` to update `poetry.lock`...",
+        ));
+    let after = read(&dir.join("pyproject.toml"));
+    assert!(
+        after.contains(
+            "psycopg2 = \"^2.9\"  # built from source: needs libpq\ndjango-storages = { version = \"1.14.4\", extras = [\"google\"] }  # media\n"
+        ),
+        "{after}"
+    );
+    assert_eq!(read(&log).lines().count(), 1);
+    // The pin is not listed twice, and a second plan changes no file.
+    assert_eq!(after.matches("django-storages").count(), 1, "{after}");
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", common::path_with(&bin))
+        .args(["init", "--dry-run"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout("");
+    // Without Poetry on PATH the same edit is refused before anything is written, naming
+    // the extra to add by hand.
+    let (tmp, dir) = common::copy_fixture("poetry-classic");
+    std::fs::write(dir.join("pyproject.toml"), &pyproject).unwrap();
+    let before = common::tree(&dir);
+    common::djrun(&gcloud_dir(&tmp))
+        .env("PATH", no_tools(&tmp))
+        .args(["init", "--yes", "--media", "gcs"])
+        .args(FLAGS)
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`poetry.lock` would no longer match `pyproject.toml` once djrun adds `gunicorn`, `whitenoise` and `django-storages[google]` to it",
+        ));
+    assert_eq!(common::tree(&dir), before);
 }

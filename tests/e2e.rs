@@ -416,6 +416,102 @@ const NOTES_INIT: &[&str] = &[
     "gcs",
     "--public-media",
 ];
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn pipenv_nolock_is_locked_by_init_with_pipenv_and_the_build_verifies_the_lock() {
+    // No Pipfile.lock: djrun runs the pinned Pipenv (on PATH, from PyPI the first time) after
+    // writing the files, and the build's `pipenv verify` proves the lock matches the Pipfile.
+    // The Pipfile asks for Python 3.12, which this machine may lack: Pipenv locks with its own.
+    let bin = match pipenv_bin() {
+        Ok(bin) => bin,
+        Err(e) => panic!("{e}"),
+    };
+    Case::new("tests/fixtures/pipenv-nolock")
+        .init_args(&["--python", "3.13"])
+        .init_env("PATH", path_with(&bin))
+        .init_env("PIPENV_PYTHON", bin.join("python"))
+        .init_env("PIPENV_VENV_IN_PROJECT", "1")
+        .init_env("PIPENV_IGNORE_VIRTUALENVS", "1")
+        .after_init(|o| {
+            let stderr = o.init_stderr.clone();
+            o.check(
+                stderr.contains("Running `pipenv lock` to write `Pipfile.lock`..."),
+                || format!("djrun's stderr does not say it ran `pipenv lock`:\n{stderr}"),
+            );
+            let lock = fs::read_to_string(o.project.join("Pipfile.lock")).unwrap_or_default();
+            o.check(lock.contains("\"gunicorn\""), || {
+                format!("Pipfile.lock after `djrun init` holds no gunicorn:\n{lock}")
+            });
+        })
+        .imports(&["gunicorn", "whitenoise"])
+        .run()
+        .assert_passed();
+}
+
+/// The Pipenv the generated Dockerfiles pin, in a virtualenv of the tier's cache (installed
+/// from PyPI the first time), for `djrun init` to find on PATH.
+fn pipenv_bin() -> Result<PathBuf, String> {
+    let version = djrun::generate::TOOLS.pipenv;
+    let venv = e2e_cache_dir().join(format!("pipenv-{version}"));
+    let bin = venv.join("bin");
+    if bin.join("pipenv").is_file() {
+        return Ok(bin);
+    }
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd.output().map_err(|e| format!("run {cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    let _ = fs::remove_dir_all(&venv);
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(bin.join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("pipenv=={version}")))?;
+    Ok(bin)
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn storages_pinned_without_the_google_extra_gets_it_and_the_image_has_the_bindings() {
+    // requirements.txt pins django-storages==1.14.4 without extras; uploads send media to
+    // Cloud Storage, whose backend imports google.cloud.storage at run time.
+    Case::new("tests/fixtures/storages-pinned")
+        .init_args(&["--python", "3.13"])
+        .gcs_emulator()
+        .after_init(|o| {
+            let requirements =
+                fs::read_to_string(o.project.join("requirements.txt")).unwrap_or_default();
+            o.check(
+                requirements.contains("\ndjango-storages[google]==1.14.4  #"),
+                || format!("requirements.txt after `djrun init`:\n{requirements}"),
+            );
+        })
+        .in_image(
+            "the Cloud Storage bindings import",
+            "/venv/bin/python -c 'import google.cloud.storage'",
+            Expect::Succeeds,
+        )
+        .in_image(
+            "django-storages is the pinned version",
+            "/venv/bin/python -c 'import storages; print(storages.__version__)'",
+            Expect::Prints("1.14.4"),
+        )
+        .in_image(
+            "django-storages' Google backend loads",
+            "/venv/bin/python -c 'import storages.backends.gcloud'",
+            Expect::Succeeds,
+        )
+        .run()
+        .assert_passed();
+}
+
 /// A note the first instance writes and the restarted one must still list.
 const NOTE_TITLE: &str = "written before the restart";
 const NOTE_FILE: &str = "e2e-attachment.txt";

@@ -524,6 +524,23 @@ mod requirements_txt {
         (pieces, shape()).prop_map(|(pieces, shape)| (assemble(&pieces, "\n", shape).0, shape))
     }
 
+    /// Requirements files with django-storages pinned in the ways people write it.
+    fn storages_file() -> impl Strategy<Value = (String, Shape)> {
+        let pin = prop::sample::select(vec![
+            "django-storages==1.14.4",
+            "Django_Storages[azure] >= 1.14 ; python_version >= \"3.10\"  # media",
+            "django-storages[google]",
+            "django-storages[ ]~=1.14",
+            "django.storages @ https://example.com/django_storages-1.14.4-py3-none-any.whl",
+            "django-storages \\",
+            "# django-storages==1.14.4",
+            "django-storages==1.14.4 --hash=sha256:0000",
+        ])
+        .prop_map(str::to_string);
+        let pieces = prop::collection::vec(prop_oneof![3 => line(), 1 => pin], 0..10);
+        (pieces, shape()).prop_map(|(pieces, shape)| (assemble(&pieces, "\n", shape).0, shape))
+    }
+
     fn wanted() -> impl Strategy<Value = Vec<&'static str>> {
         prop::sample::subsequence(
             vec!["gunicorn>=23.0", "whitenoise>=6.6", "uvicorn-worker>=0.3"],
@@ -581,8 +598,54 @@ mod requirements_txt {
         }
 
         #[test]
+        fn add_extra_edits_only_the_pin_and_is_idempotent((text, _shape) in storages_file()) {
+            let file = "requirements/base.txt";
+            let before = Requirements::parse(file, &text);
+            match requirements::add_extra(&before, &text, "django-storages", "google") {
+                Err(e) => {
+                    let msg = e.to_string();
+                    prop_assert!(msg.contains(&format!("`{file}`")), "{}", msg);
+                    prop_assert!(e.hint().is_some(), "{}", msg);
+                }
+                Ok(out) => {
+                    let after = Requirements::parse(file, &out);
+                    if before.has("django-storages") {
+                        prop_assert!(after.extras("django-storages").contains("google"));
+                    } else {
+                        prop_assert_eq!(&out, &text, "no pin, no change");
+                    }
+                    // Only `[google]` / `,google` is inserted: every byte of the original
+                    // is there in order, and nothing else changes meaning.
+                    let mut rest = out.as_str();
+                    for c in text.chars() {
+                        let at = rest.find(c);
+                        prop_assert!(at.is_some(), "the original's bytes are kept");
+                        rest = &rest[at.unwrap() + c.len_utf8()..];
+                    }
+                    prop_assert_eq!(out.matches('\n').count(), text.matches('\n').count());
+                    prop_assert_eq!(after.names(), before.names());
+                    prop_assert_eq!(after.includes(), before.includes());
+                    prop_assert_eq!(after.django_version(), before.django_version());
+                    for name in before.names().iter().filter(|n| *n != "django-storages") {
+                        prop_assert_eq!(after.extras(name), before.extras(name));
+                    }
+                    let again = requirements::add_extra(&after, &out, "django-storages", "google")
+                        .expect("again");
+                    prop_assert_eq!(again, out, "a second run changes nothing");
+                }
+            }
+        }
+
+        #[test]
         fn arbitrary_text_never_panics(text in any::<String>(), lines in wanted()) {
             let req = Requirements::parse("requirements.txt", &text);
+            if let Ok(out) = requirements::add_extra(&req, &text, "django-storages", "google") {
+                let again = Requirements::parse("requirements.txt", &out);
+                prop_assert_eq!(
+                    requirements::add_extra(&again, &out, "django-storages", "google").unwrap(),
+                    out
+                );
+            }
             if let Ok(out) = requirements::add_missing(&req, &text, &lines) {
                 prop_assert!(out.starts_with(text.as_str()));
                 let again = Requirements::parse("requirements.txt", &out);
@@ -1284,6 +1347,72 @@ mod toml {
         }
 
         #[test]
+        fn add_extra_changes_only_the_pinned_entry(
+            (kind, entry) in prop_oneof![
+                prop::sample::select(vec![
+                    "\"django-storages==1.14.4\"",
+                    "'Django_Storages[azure] >= 1.14 ; python_version >= \"3.10\"'",
+                    "\"django-storages [google]\"",
+                ]).prop_map(|e| (Kind::Pep621, e)),
+                (
+                    prop_oneof![Just(Kind::Poetry), Just(Kind::Pipfile)],
+                    prop::sample::select(vec![
+                        "django-storages = \"1.14.4\"  # media",
+                        "Django_Storages = {version = \"*\", extras = [\"azure\"]}",
+                        "django-storages = { version = \"^1.14\", markers = \"os_name == 'posix'\" }",
+                        "django-storages = { git = \"https://example.com/s.git\", extras = [\"google\"] }",
+                    ]),
+                ),
+            ],
+            other in other_table(),
+            crlf in any::<bool>(),
+        ) {
+            let body = match kind {
+                Kind::Pep621 => format!("[project]\nname = \"x\"\ndependencies = [\n    \"django>=5.2\",  # web\n    {entry},\n]\n\n{other}\n"),
+                Kind::Poetry => format!("[tool.poetry.dependencies]\npython = \"^3.12\"\n{entry}\nDjango = \"^5.2\"\n\n{other}\n"),
+                Kind::Pipfile => format!("[packages]\ndjango = \"*\"\n{entry}\n\n[dev-packages]\npytest = \"*\"\n"),
+            };
+            let text = if crlf { body.replace('\n', "\r\n") } else { body };
+            let out = pyproject::add_extra(kind.manifest(), "f", &text, "django-storages", "google").unwrap();
+            let again = pyproject::add_extra(kind.manifest(), "f", &out, "django-storages", "google").unwrap();
+            prop_assert_eq!(&again, &out, "a second run changes nothing");
+            // The lines around the entry keep every byte, line endings included; an entry that
+            // asks for `google` already is not touched.
+            if entry.contains("\"google\"") || entry.contains("[google]") {
+                prop_assert_eq!(&out, &text);
+            } else {
+                let (start, end) = changed_region(&text, &out);
+                let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+                let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+                prop_assert!(
+                    text[line_start..line_end].to_ascii_lowercase().contains("storages"),
+                    "only the entry's line changes: {:?} -> {:?}", text, out
+                );
+            }
+            if crlf {
+                prop_assert_eq!(bare_lfs(&out), 0);
+            }
+            // The entry asks for `google` (and what it asked before); nothing else differs.
+            let packages = |text: &str| {
+                let dir = tempfile::tempdir().unwrap();
+                let name = if kind == Kind::Pipfile { "Pipfile" } else { "pyproject.toml" };
+                std::fs::write(dir.path().join(name), text).unwrap();
+                djrun::inspect::deps::detect(dir.path(), ".").unwrap().packages
+            };
+            let (deps, before) = (packages(&out), packages(&text));
+            prop_assert_eq!(deps.len(), before.len());
+            prop_assert!(deps.iter().any(|(n, e)| n == "django-storages" && e.contains("google")));
+            for ((n, e), (bn, be)) in deps.iter().zip(before.iter()) {
+                prop_assert_eq!(n, bn);
+                if n != "django-storages" {
+                    prop_assert_eq!(e, be);
+                } else {
+                    prop_assert!(be.is_subset(e));
+                }
+            }
+        }
+
+        #[test]
         fn any_manifest_kind_on_any_text_never_panics(
             text in prop_oneof![any::<String>(), doc().prop_map(|d| d.text)],
             kind in prop_oneof![Just(Kind::Pep621), Just(Kind::Poetry), Just(Kind::Pipfile)],
@@ -1293,6 +1422,11 @@ mod toml {
             if let Ok(out) = pyproject::add_missing(kind.manifest(), "pyproject.toml", &text, &wanted) {
                 prop_assert!(parse(&out).is_some());
                 let again = pyproject::add_missing(kind.manifest(), "pyproject.toml", &out, &wanted).unwrap();
+                prop_assert_eq!(again, out);
+            }
+            if let Ok(out) = pyproject::add_extra(kind.manifest(), "pyproject.toml", &text, "django-storages", "google") {
+                prop_assert!(parse(&out).is_some());
+                let again = pyproject::add_extra(kind.manifest(), "pyproject.toml", &out, "django-storages", "google").unwrap();
                 prop_assert_eq!(again, out);
             }
             for pyproject in [true, false] {

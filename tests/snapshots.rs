@@ -132,6 +132,8 @@ snapshot_tests! {
     poetry_path_package => "poetry-path-package",
     compressor_offline => "compressor-offline",
     sass_processor => "sass-processor",
+    pipenv_nolock => "pipenv-nolock",
+    storages_pinned => "storages-pinned",
 }
 
 #[test]

@@ -50,6 +50,26 @@ impl Manager {
             Manager::Pdm => Some(&["pdm", "lock"]),
         }
     }
+
+    /// The lock file the image build installs from and checks, for the managers that lock.
+    pub fn lock_file(self) -> Option<&'static str> {
+        match self {
+            Manager::Pip => None,
+            other => Some(lock_name(other)),
+        }
+    }
+
+    /// The command in the generated Dockerfile that fails when the lock does not match the
+    /// manifest.
+    pub fn lock_check(self) -> Option<&'static str> {
+        match self {
+            Manager::Pip => None,
+            Manager::Poetry => Some("poetry check --lock"),
+            Manager::Uv => Some("uv sync --locked"),
+            Manager::Pipenv => Some("pipenv verify"),
+            Manager::Pdm => Some("pdm lock --check"),
+        }
+    }
 }
 
 /// Where djrun adds a dependency.
@@ -82,8 +102,13 @@ pub struct Deps {
     pub lock: Option<String>,
     /// Normalised names of the production dependencies, with their extras.
     pub packages: Vec<(String, BTreeSet<String>)>,
+    /// The files of `files` that pip reads as constraints (`-c`), which install nothing.
+    pub constraint_files: Vec<String>,
     /// Normalised names the lock file holds, when there is a lock file.
     pub locked: Option<BTreeSet<String>>,
+    /// Whether the lock records a hash of the manifest that the manifest no longer has
+    /// (`Pipfile.lock`'s `_meta.hash.sha256`, which `pipenv verify` checks).
+    pub lock_hash_stale: bool,
     /// The Django version, `X.Y`: from the lock when there is one, else the manifest's bound.
     pub django_version: Option<String>,
     /// 1-based line of pip's hash-checking mode in the manifest, if on.
@@ -494,6 +519,23 @@ fn locked_names(
     Ok((names, django))
 }
 
+/// Whether `Pipfile.lock` records a hash of the Pipfile other than the one Pipenv computes
+/// for `pipfile`. A lock without a hash, or a Pipfile whose hash djrun cannot compute
+/// exactly, is not judged.
+fn pipfile_lock_stale(pipfile: &str, lock: &str) -> bool {
+    let recorded = serde_json::from_str::<serde_json::Value>(lock)
+        .ok()
+        .and_then(|json| {
+            json.pointer("/_meta/hash/sha256")?
+                .as_str()
+                .map(str::to_string)
+        });
+    match (recorded, super::pipfile_hash::pipfile_hash(pipfile)) {
+        (Some(recorded), Some(computed)) => !recorded.eq_ignore_ascii_case(&computed),
+        _ => false,
+    }
+}
+
 impl Deps {
     /// No dependency files at all (`inspect` on a project without any).
     pub fn none() -> Deps {
@@ -505,6 +547,8 @@ impl Deps {
             lock: None,
             packages: Vec::new(),
             locked: None,
+            lock_hash_stale: false,
+            constraint_files: Vec::new(),
             django_version: None,
             hash_mode_line: None,
             python_constraints: Vec::new(),
@@ -639,6 +683,8 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 lock,
                 packages,
                 locked: None,
+                lock_hash_stale: false,
+                constraint_files: Vec::new(),
                 django_version: django,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
@@ -704,6 +750,8 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
                 lock,
                 packages,
                 locked: None,
+                lock_hash_stale: false,
+                constraint_files: Vec::new(),
                 django_version: django,
                 hash_mode_line: None,
                 python_constraints: Vec::new(),
@@ -779,7 +827,11 @@ pub fn detect(project: &Path, prefix: &str) -> Result<Deps> {
         found.outside.dedup();
     }
     if let Some(lock) = deps.lock.clone() {
-        let (names, django) = locked_names(manager, &read(&lock)?, &shown(prefix, &lock))?;
+        let lock_text = read(&lock)?;
+        if manager == Manager::Pipenv {
+            deps.lock_hash_stale = pipfile_lock_stale(&read("Pipfile")?, &lock_text);
+        }
+        let (names, django) = locked_names(manager, &lock_text, &shown(prefix, &lock))?;
         deps.locked = Some(names);
         if django.is_some() {
             deps.django_version = django;
@@ -973,6 +1025,7 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
     let mut django = None;
     let mut hash_mode_line = None;
     let mut found = Sources::default();
+    let mut constraint_files = Vec::new();
     let mut pending = vec![(entry.clone(), IncludeKind::Requirement)];
     while let Some((rel, kind)) = pending.pop() {
         if files.contains(&rel) || files.len() > 64 {
@@ -1041,6 +1094,9 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
             }
             pending.push((target, include.kind));
         }
+        if kind == IncludeKind::Constraint {
+            constraint_files.push(rel.clone());
+        }
         files.push(rel);
     }
     Ok(Deps {
@@ -1051,6 +1107,8 @@ fn pip_from(project: &Path, prefix: &str, entry: String) -> Result<Deps> {
         lock: None,
         packages,
         locked: None,
+        lock_hash_stale: false,
+        constraint_files,
         django_version: django,
         hash_mode_line,
         python_constraints: Vec::new(),
@@ -1077,6 +1135,42 @@ fn normalize_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipfile_lock_with_another_hash_of_the_pipfile_is_stale() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pipenv-project");
+        let deps = detect(&fixture, ".").unwrap();
+        assert_eq!(deps.lock.as_deref(), Some("Pipfile.lock"));
+        assert!(
+            !deps.lock_hash_stale,
+            "the fixture's lock matches its Pipfile"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let pipfile = std::fs::read_to_string(fixture.join("Pipfile")).unwrap();
+        let lock = std::fs::read_to_string(fixture.join("Pipfile.lock")).unwrap();
+        write(
+            dir.path(),
+            &[
+                // A comment and another spelling of a name keep the hash.
+                (
+                    "Pipfile",
+                    &format!("# deps\n{}", pipfile.replace("django =", "Django =")),
+                ),
+                ("Pipfile.lock", &lock),
+            ],
+        );
+        assert!(!detect(dir.path(), ".").unwrap().lock_hash_stale);
+        // Another version does not, though the lock holds every package.
+        write(
+            dir.path(),
+            &[("Pipfile", &pipfile.replace("~=5.2.0", "~=5.2.1"))],
+        );
+        let deps = detect(dir.path(), ".").unwrap();
+        assert!(deps.lock_hash_stale && deps.missing_from_lock().is_empty());
+        // No recorded hash: not judged.
+        write(dir.path(), &[("Pipfile.lock", "{\"default\": {}}")]);
+        assert!(!detect(dir.path(), ".").unwrap().lock_hash_stale);
+    }
 
     #[test]
     fn a_production_requirements_file_with_the_server_is_the_one_installed() {

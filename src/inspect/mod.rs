@@ -7,6 +7,7 @@ pub mod includes;
 pub mod layout;
 pub mod media;
 pub mod operator;
+pub mod pipfile_hash;
 pub mod python_version;
 pub mod settings;
 pub mod settings_module;

@@ -114,6 +114,182 @@ pub fn add_missing(kind: Manifest, file: &str, text: &str, wanted: &[Wanted]) ->
     Ok(keep_unedited_bytes(text, &doc.to_string()))
 }
 
+/// Return `text` with `extra` added to the dependency `name` the manifest already lists
+/// without it: in a PEP 508 string (`django-storages==1.14.4` becomes
+/// `django-storages[google]==1.14.4`), or in a Poetry or Pipfile table (a version string
+/// becomes `{ version = ..., extras = [...] }`, a table gets `extra` in its `extras`).
+/// Version, markers and other extras are kept; nothing else in the file changes. Unchanged
+/// text when `name` is not there or asks for `extra` already.
+pub fn add_extra(
+    kind: Manifest,
+    file: &str,
+    text: &str,
+    name: &str,
+    extra: &str,
+) -> Result<String> {
+    let mut doc = crate::text::parse_toml(text, file)?;
+    let wanted = normalize_name(name);
+    let mut changed = false;
+    match kind {
+        Manifest::Pep621 => {
+            let Some(array) = doc
+                .get_mut("project")
+                .and_then(|p| p.get_mut("dependencies"))
+                .and_then(Item::as_array_mut)
+            else {
+                return Ok(text.to_string());
+            };
+            for value in array.iter_mut() {
+                let Some(spec) = value.as_str() else {
+                    continue;
+                };
+                let spec = spec.to_string();
+                let Some((found, rest)) = pep508_name(&spec) else {
+                    continue;
+                };
+                if normalize_name(found) != wanted {
+                    continue;
+                }
+                if let Some((at, insert)) = crate::patch::requirements::extra_insertion(rest, extra)
+                {
+                    let at = found.len() + at;
+                    let edited = format!("{}{insert}{}", &spec[..at], &spec[at..]);
+                    let decor = value.decor().clone();
+                    *value = Value::from(edited);
+                    *value.decor_mut() = decor;
+                    changed = true;
+                }
+            }
+        }
+        Manifest::PoetryTable | Manifest::Pipfile => {
+            let path: &[&str] = if kind == Manifest::Pipfile {
+                &["packages"]
+            } else {
+                &["tool", "poetry", "dependencies"]
+            };
+            let mut item = Some(doc.as_item_mut());
+            for key in path {
+                item = item.and_then(|i| i.get_mut(key));
+            }
+            let Some(table) = item.and_then(Item::as_table_like_mut) else {
+                return Ok(text.to_string());
+            };
+            let keys: Vec<String> = table
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .filter(|k| normalize_name(k) == wanted)
+                .collect();
+            for key in keys {
+                let Some(entry) = table.get_mut(&key) else {
+                    continue;
+                };
+                changed |= entry_with_extra(entry, extra).map_err(|what| {
+                    Error::input_hint(
+                        format!("`{file}`: `{}.{key}` is {what}, where djrun must add the `{extra}` extra", path.join(".")),
+                        format!("write it as `{key} = {{ version = \"...\", extras = [\"{extra}\"] }}` in `{file}`, then run djrun again"),
+                    )
+                })?;
+            }
+        }
+        Manifest::Requirements => unreachable!("requirements files are edited as lines"),
+    }
+    if !changed {
+        return Ok(text.to_string());
+    }
+    Ok(keep_unedited_bytes(text, &doc.to_string()))
+}
+
+/// The name at the start of a PEP 508 string and the text after it.
+fn pep508_name(spec: &str) -> Option<(&str, &str)> {
+    let start = spec.len() - spec.trim_start().len();
+    let body = &spec[start..];
+    let end = body
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(body.len());
+    (end > 0).then(|| (&spec[..start + end], &spec[start + end..]))
+}
+
+/// Add `extra` to one Poetry or Pipfile dependency entry; whether it changed, or what the
+/// entry is when djrun cannot.
+fn entry_with_extra(entry: &mut Item, extra: &str) -> std::result::Result<bool, &'static str> {
+    let has = |extras: &Array| {
+        extras
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|e| normalize_name(e) == normalize_name(extra))
+    };
+    match entry {
+        Item::Value(Value::String(version)) => {
+            let decor = version.decor().clone();
+            let mut inline = toml_edit::InlineTable::new();
+            inline.insert("version", version.value().as_str().into());
+            inline.insert("extras", Value::Array(std::iter::once(extra).collect()));
+            let mut value = Value::InlineTable(inline);
+            *value.decor_mut() = decor;
+            *entry = Item::Value(value);
+            Ok(true)
+        }
+        Item::Value(Value::InlineTable(t)) => match t.get_mut("extras") {
+            Some(Value::Array(extras)) if has(extras) => Ok(false),
+            Some(Value::Array(extras)) => {
+                push_like_neighbours(extras, extra.to_string());
+                Ok(true)
+            }
+            Some(_) => Err("a table whose `extras` is no list"),
+            None => {
+                // The space before the closing brace, if any, stays before it.
+                let closing = t
+                    .iter_mut()
+                    .last()
+                    .map(|(_, v)| {
+                        let suffix = v.decor().suffix().and_then(|s| s.as_str()).unwrap_or("");
+                        let suffix = suffix.to_string();
+                        v.decor_mut().set_suffix("");
+                        suffix
+                    })
+                    .unwrap_or_default();
+                let mut value = Value::Array(std::iter::once(extra).collect());
+                value.decor_mut().set_prefix(" ");
+                value.decor_mut().set_suffix(closing);
+                t.insert("extras", value);
+                Ok(true)
+            }
+        },
+        Item::Table(t) => match t.get_mut("extras") {
+            Some(Item::Value(Value::Array(extras))) if has(extras) => Ok(false),
+            Some(Item::Value(Value::Array(extras))) => {
+                push_like_neighbours(extras, extra.to_string());
+                Ok(true)
+            }
+            Some(_) => Err("a table whose `extras` is no list"),
+            None => {
+                t.insert(
+                    "extras",
+                    toml_edit::value(Value::Array(std::iter::once(extra).collect())),
+                );
+                Ok(true)
+            }
+        },
+        // Poetry's multiple constraints: each table asks for the extra.
+        Item::Value(Value::Array(list)) => {
+            let mut changed = false;
+            for value in list.iter_mut() {
+                let mut item = Item::Value(value.clone());
+                if matches!(item, Item::Value(Value::InlineTable(_))) {
+                    changed |= entry_with_extra(&mut item, extra)?;
+                    if let Item::Value(v) = item {
+                        *value = v;
+                    }
+                } else {
+                    return Err("a list of something other than tables");
+                }
+            }
+            Ok(changed)
+        }
+        _ => Err("neither a version nor a table"),
+    }
+}
+
 /// `edited` is toml_edit's rendering of `original` after an edit. toml_edit writes every
 /// newline as LF, so a CRLF file would come back with every line changed. Return
 /// `original` with only the part that differs replaced: every byte before and after it is
@@ -290,6 +466,74 @@ mod tests {
         assert_eq!(
             out,
             "[packages]\ndjango = \"*\"\ngunicorn = \">=23.0\"\n\n[dev-packages]\npytest = \"*\"\n"
+        );
+    }
+
+    fn google(kind: Manifest, text: &str) -> Result<String> {
+        add_extra(kind, "f", text, "django-storages", "google")
+    }
+
+    #[test]
+    fn pep621_pins_get_the_extra_in_place() {
+        let text = "[project]\ndependencies = [\n    \"django>=5.2\",\n    \"Django_Storages[azure] == 1.14.4 ; python_version >= '3.10'\",  # media\n    'gunicorn',\n]\n";
+        let out = google(Manifest::Pep621, text).unwrap();
+        assert_eq!(
+            out,
+            "[project]\ndependencies = [\n    \"django>=5.2\",\n    \"Django_Storages[azure,google] == 1.14.4 ; python_version >= '3.10'\",  # media\n    'gunicorn',\n]\n"
+        );
+        assert_eq!(google(Manifest::Pep621, &out).unwrap(), out);
+        assert_eq!(
+            google(
+                Manifest::Pep621,
+                "[project]\ndependencies = [\"django-storages==1.14.4\"]\r\n"
+            )
+            .unwrap(),
+            "[project]\ndependencies = [\"django-storages[google]==1.14.4\"]\r\n"
+        );
+        // Not listed: nothing to do.
+        let text = "[project]\ndependencies = [\"django\"]\n";
+        assert_eq!(google(Manifest::Pep621, text).unwrap(), text);
+    }
+
+    #[test]
+    fn poetry_and_pipfile_pins_become_tables_with_the_extra() {
+        let text = "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango-storages = \"1.14.4\"  # media\nDjango = \"^5.2\"\n";
+        let out = google(Manifest::PoetryTable, text).unwrap();
+        assert_eq!(
+            out,
+            "[tool.poetry.dependencies]\npython = \"^3.12\"\ndjango-storages = { version = \"1.14.4\", extras = [\"google\"] }  # media\nDjango = \"^5.2\"\n"
+        );
+        assert_eq!(google(Manifest::PoetryTable, &out).unwrap(), out);
+        let text = "[packages]\ndjango_storages = {version = \"==1.14.4\", extras = [\"azure\"], markers = \"os_name == 'posix'\"}\n";
+        assert_eq!(
+            google(Manifest::Pipfile, text).unwrap(),
+            "[packages]\ndjango_storages = {version = \"==1.14.4\", extras = [\"azure\", \"google\"], markers = \"os_name == 'posix'\"}\n"
+        );
+        let text = "[packages]\ndjango-storages = {version = \"*\"}\n";
+        assert_eq!(
+            google(Manifest::Pipfile, text).unwrap(),
+            "[packages]\ndjango-storages = {version = \"*\", extras = [\"google\"]}\n"
+        );
+        let text =
+            "[tool.poetry.dependencies.django-storages]\nversion = \"^1.14\"\n\n[tool.black]\n";
+        assert_eq!(
+            google(Manifest::PoetryTable, text).unwrap(),
+            "[tool.poetry.dependencies.django-storages]\nversion = \"^1.14\"\nextras = [\"google\"]\n\n[tool.black]\n"
+        );
+        let text = "[tool.poetry.dependencies]\ndjango-storages = [\n    { version = \"^1.14\", python = \"<3.12\" },\n    { version = \"^1.15\", python = \">=3.12\" },\n]\n";
+        assert_eq!(
+            google(Manifest::PoetryTable, text).unwrap(),
+            "[tool.poetry.dependencies]\ndjango-storages = [\n    { version = \"^1.14\", python = \"<3.12\", extras = [\"google\"] },\n    { version = \"^1.15\", python = \">=3.12\", extras = [\"google\"] },\n]\n"
+        );
+        let err = google(
+            Manifest::Pipfile,
+            "[packages]\ndjango-storages = {version = \"*\", extras = \"google\"}\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`packages.django-storages` is a table whose `extras` is no list"),
+            "{err}"
         );
     }
 

@@ -444,6 +444,98 @@ pub fn add_missing(req: &Requirements, text: &str, lines: &[&str]) -> Result<Str
     Ok(out)
 }
 
+/// Where `extra` goes in `rest`, the text after a PEP 508 name: `(offset, insertion)`, or
+/// `None` when `rest` asks for `extra` already. `name[a]` gets `,extra` before the `]`,
+/// `name` gets `[extra]` right after the name.
+pub(crate) fn extra_insertion(rest: &str, extra: &str) -> Option<(usize, String)> {
+    let trimmed = rest.trim_start_matches(is_py_space);
+    if let Some(inner) = trimmed.strip_prefix('[') {
+        let close = inner.find(']')?;
+        let listed = &inner[..close];
+        if listed
+            .split(',')
+            .any(|e| normalize_name(e.trim()) == normalize_name(extra))
+        {
+            return None;
+        }
+        let at = rest.len() - trimmed.len() + 1 + close;
+        let body = listed.trim_end_matches(is_py_space);
+        let at = at - (listed.len() - body.len());
+        let text = if body.trim().is_empty() {
+            extra.to_string()
+        } else {
+            format!(",{extra}")
+        };
+        return Some((at, text));
+    }
+    Some((0, format!("[{extra}]")))
+}
+
+/// Return `text` with `extra` added to every requirement line for `name` that does not ask
+/// for it (`django-storages==1.14.4` becomes `django-storages[google]==1.14.4`), version,
+/// markers, other extras, comments and line endings kept. Unchanged when there is no such
+/// line.
+///
+/// # Errors
+///
+/// - The file uses pip's hash-checking mode: the extra's own dependencies would come
+///   without hashes.
+/// - pip would not read the result as the requirement with the extra (a name djrun cannot
+///   edit in place, such as one given only by `#egg=`).
+pub fn add_extra(req: &Requirements, text: &str, name: &str, extra: &str) -> Result<String> {
+    let wanted = normalize_name(name);
+    if !req.has(&wanted) || req.extras(&wanted).contains(&normalize_name(extra)) {
+        return Ok(text.to_owned());
+    }
+    let with_extra = format!("{name}[{extra}]");
+    if let Some(hash) = req.hash_mode {
+        return Err(hash_mode_error(
+            &req.file,
+            hash,
+            &[(with_extra.as_str(), name.to_string())],
+        ));
+    }
+    let mut out = String::with_capacity(text.len() + extra.len() + 2);
+    let mut continued = false;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let is_continuation = continued;
+        continued = !is_comment_line(content) && content.ends_with('\\');
+        let body = content.strip_prefix('\u{feff}').unwrap_or(content);
+        let args = body.trim_start_matches(is_py_space);
+        let start = content.len() - args.len();
+        let edit = (!is_continuation && !is_comment_line(body))
+            .then(|| requirement_name(strip_comment(args)))
+            .flatten()
+            .filter(|(found, _)| normalize_name(found) == wanted)
+            .and_then(|(found, rest)| {
+                extra_insertion(rest, extra).map(|(at, insert)| (start + found.len() + at, insert))
+            });
+        match edit {
+            Some((at, insert)) => {
+                out.push_str(&line[..at]);
+                out.push_str(&insert);
+                out.push_str(&line[at..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    let check = Requirements::parse(&req.file, &out);
+    if !check.extras(&wanted).contains(&normalize_name(extra)) {
+        return Err(Error::input_hint(
+            format!(
+                "`{}` lists `{name}` in a way djrun cannot add the `{extra}` extra to, and the deployment needs it",
+                req.file
+            ),
+            format!(
+                "write it as `{with_extra}` in `{}` (keeping its version), then run djrun again",
+                req.file
+            ),
+        ));
+    }
+    Ok(out)
+}
+
 /// PEP 503 normalisation of a project name: lowercase, with every run of `-`, `_` and
 /// `.` replaced by a single `-`.
 pub fn normalize_name(name: &str) -> String {
@@ -1027,6 +1119,63 @@ mod tests {
     }
 
     const ADD: &[&str] = &["gunicorn>=23.0", "whitenoise>=6.6"];
+
+    fn google(text: &str) -> Result<String> {
+        add_extra(&parse(text), text, "django-storages", "google")
+    }
+
+    #[test]
+    fn the_extra_joins_the_pin_keeping_version_markers_extras_and_comments() {
+        assert_eq!(
+            google("django>=5.2\ndjango-storages==1.14.4\n").unwrap(),
+            "django>=5.2\ndjango-storages[google]==1.14.4\n"
+        );
+        assert_eq!(
+            google("Django_Storages[azure] >= 1.14 ; python_version >= \"3.10\"  # media\r\nx\r\n")
+                .unwrap(),
+            "Django_Storages[azure,google] >= 1.14 ; python_version >= \"3.10\"  # media\r\nx\r\n"
+        );
+        assert_eq!(
+            google("  django-storages [ ]==1.14.4 --config-settings x=y").unwrap(),
+            "  django-storages [google ]==1.14.4 --config-settings x=y"
+        );
+        assert_eq!(
+            google("django-storages @ https://example.com/s.whl\n").unwrap(),
+            "django-storages[google] @ https://example.com/s.whl\n"
+        );
+        // Already there, or not there at all: unchanged.
+        let text = "django-storages[boto3,Google]==1.14.4\n";
+        assert_eq!(google(text).unwrap(), text);
+        let text = "# django-storages==1.14.4\ndjango\n";
+        assert_eq!(google(text).unwrap(), text);
+        // A continuation line is not a requirement of its own.
+        let text = "django-storages==1.14.4 \\\n    --hash=sha256:abc\n";
+        assert!(google(text).is_err(), "hash-checking mode");
+        let text = "django-storages \\\n    ==1.14.4\nother \\\n  django-storages\n";
+        assert_eq!(
+            google(text).unwrap(),
+            "django-storages[google] \\\n    ==1.14.4\nother \\\n  django-storages\n"
+        );
+        // A second run changes nothing.
+        let once = google("django-storages==1.14.4\n").unwrap();
+        assert_eq!(google(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn a_pin_djrun_cannot_give_the_extra_is_an_error_naming_the_fix() {
+        let err = google("-e git+https://example.com/s.git#egg=django-storages\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`requirements.txt` lists `django-storages`"),
+            "{err}"
+        );
+        assert!(err
+            .hint()
+            .unwrap()
+            .contains("write it as `django-storages[google]`"));
+        let err = google("--require-hashes\ndjango-storages==1.14.4\n").unwrap_err();
+        assert!(err.to_string().contains("hash-checking mode"), "{err}");
+    }
 
     // ---- normalize_name -------------------------------------------------------------
 

@@ -74,10 +74,49 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The djrun binary, with an environment that cannot see the developer's gcloud setup.
+/// The lock tools djrun runs (`uv lock`, `poetry lock`, `pipenv lock`, `pdm lock`).
+pub const LOCK_TOOLS: &[&str] = &["uv", "poetry", "pipenv", "pdm"];
+
+/// Write an executable shell script `name` with `body` into `dir`.
+pub fn write_script(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    let staged = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::write(&staged, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&staged, &path).unwrap();
+}
+
+/// A folder of stand-ins for the lock tools that exit 0 and change nothing, first on the
+/// PATH of every djrun these tests start: which lock tools djrun finds never depends on what
+/// this machine has installed. A test that needs another set passes its own PATH.
+pub fn stand_in_lock_tools() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stand-in-lock-tools");
+        for tool in LOCK_TOOLS {
+            write_script(&dir, tool, "exit 0");
+        }
+        dir
+    })
+}
+
+/// `dir`, then the inherited PATH.
+pub fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// The djrun binary, with an environment that cannot see the developer's gcloud setup, and
+/// stand-ins for the lock tools first on PATH.
 pub fn djrun(gcloud_config: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("djrun").unwrap();
-    cmd.env("CLOUDSDK_CONFIG", gcloud_config)
+    cmd.env("PATH", path_with(stand_in_lock_tools()))
+        .env("CLOUDSDK_CONFIG", gcloud_config)
         .env_remove("CLOUDSDK_CORE_PROJECT")
         .env_remove("CLOUDSDK_RUN_REGION")
         .env_remove("CLOUDSDK_COMPUTE_REGION")
