@@ -124,6 +124,8 @@ snapshot_tests! {
     uv_workspace => "uv-workspace",
     uv_path_source => "uv-path-source",
     poetry_path_package => "poetry-path-package",
+    asgi_package => "asgi-package",
+    settings_package_empty_init => "settings-package-empty-init",
 }
 
 #[test]
