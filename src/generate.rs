@@ -728,14 +728,16 @@ impl Server {
     /// ASGI when the settings name an ASGI application (Channels, async views), else WSGI,
     /// else ASGI when only an `asgi.py` exists.
     pub fn choose(facts: &ProjectFacts) -> Result<Server> {
-        let asgi_setting = facts.settings.asgi_application.is_some();
+        // `ASGI_APPLICATION`, or deploy files that run the application as ASGI, choose ASGI
+        // over a WSGI application (startproject writes `WSGI_APPLICATION` into every project).
+        let asgi_setting = facts.settings.asgi_application.is_some() || facts.declared_asgi;
         match (&facts.wsgi_application, &facts.asgi_application) {
             (_, Some(asgi)) if asgi_setting => Ok(Server::Asgi(gunicorn_target(asgi))),
             (Some(wsgi), _) => Ok(Server::Wsgi(gunicorn_target(wsgi))),
             (None, Some(asgi)) => Ok(Server::Asgi(gunicorn_target(asgi))),
             (None, None) => Err(Error::input_hint(
                 format!(
-                    "no WSGI or ASGI application found: `{}` sets neither `WSGI_APPLICATION` nor `ASGI_APPLICATION`, and there is no `wsgi.py` or `asgi.py` beside it",
+                    "no WSGI or ASGI application found: `{}` sets neither `WSGI_APPLICATION` nor `ASGI_APPLICATION`, there is no `wsgi.py` or `asgi.py` (or `wsgi/`, `asgi/` package) beside it, and no Dockerfile, Procfile or Compose file runs one",
                     facts.settings_file
                 ),
                 "add `WSGI_APPLICATION = \"yourproject.wsgi.application\"` to your settings and run djrun again",

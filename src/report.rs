@@ -339,6 +339,9 @@ pub fn human(facts: &ProjectFacts) -> String {
             None => "no WSGI or ASGI application found".to_string(),
         },
     ));
+    for evidence in &facts.server_evidence {
+        rows.push(("evidence", evidence.clone()));
+    }
     if let Some(note) = crate::generate::other_server_note(facts) {
         rows.push(("server note", note));
     }

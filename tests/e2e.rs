@@ -218,6 +218,38 @@ fn compressor_offline_serves_the_css_compress_wrote() {
 
 #[test]
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn asgi_package_serves_the_application_its_own_dockerfile_runs() {
+    // The ASGI application is a package (`relay/asgi/__init__.py`), no setting names it, and
+    // the project's own Dockerfile (which djrun replaces, hence --force) and Procfile run it.
+    Case::new("tests/fixtures/asgi-package")
+        .init_args(&["--python", "3.13", "--force"])
+        .after_init(|o| {
+            let dockerfile = fs::read_to_string(o.project.join("Dockerfile")).unwrap_or_default();
+            let cmd = dockerfile
+                .lines()
+                .find(|l| l.starts_with("CMD "))
+                .unwrap_or_default()
+                .to_string();
+            o.check(
+                cmd.contains("\"uvicorn_worker.UvicornWorker\"")
+                    && cmd.ends_with("\"relay.asgi:application\"]"),
+                || format!("the generated Dockerfile does not run `relay.asgi:application` on uvicorn's workers: {cmd}"),
+            );
+        })
+        .probe_paths("/status/", None)
+        .imports(&["uvicorn", "uvicorn_worker", "gunicorn"])
+        .in_image(
+            "the package's application, behind its middleware, is what the settings load",
+            "python -c 'import django; django.setup(); from relay.asgi import application; \
+             from relay.asgi.stamp import RelayStamp; assert isinstance(application, RelayStamp)'",
+            Expect::Succeeds,
+        )
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn sass_processor_serves_the_css_compilescss_wrote() {
     // With DEBUG off, {% sass_src %} names the .css that `manage.py compilescss` wrote beside
     // the .scss, under the hashed name collectstatic gave it: both must have run, in order.
@@ -228,6 +260,36 @@ fn sass_processor_serves_the_css_compilescss_wrote() {
         // libsass's wheel ships its own test suite as a top-level module.
         .import_fails_with("sasstests", "No module named 'pytest'")
         .page_links_asset("/", "/static/css/site.")
+        .run()
+        .assert_passed();
+}
+
+#[test]
+#[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
+fn settings_package_empty_init_runs_the_module_its_compose_file_names() {
+    // manage.py and wsgi.py name `pantry.settings`, whose `__init__.py` is empty; the Compose
+    // file and `.env.example` name `pantry.settings.cloud`, which the image runs with.
+    Case::new("tests/fixtures/settings-package-empty-init")
+        .init_args(&["--python", "3.13"])
+        .after_init(|o| {
+            let cloud =
+                fs::read_to_string(o.project.join("pantry/settings/cloud.py")).unwrap_or_default();
+            o.check(
+                cloud.contains("# >>> djrun: Cloud Run settings >>>"),
+                || "djrun did not add its settings block to `pantry/settings/cloud.py`".to_string(),
+            );
+            let init = fs::read(o.project.join("pantry/settings/__init__.py")).unwrap_or_default();
+            o.check(init.is_empty(), || {
+                "djrun wrote into the empty `pantry/settings/__init__.py`".to_string()
+            });
+        })
+        .in_image(
+            "the container runs with `pantry.settings.cloud`",
+            "python -c 'from django.conf import settings; import os; \
+             assert os.environ[\"DJANGO_SETTINGS_MODULE\"] == \"pantry.settings.cloud\"; \
+             assert settings.SESSION_COOKIE_SECURE'",
+            Expect::Succeeds,
+        )
         .run()
         .assert_passed();
 }

@@ -92,3 +92,37 @@ fn the_human_summary_names_git_and_local_requirements_by_file_and_line() {
     let text = run("pip-path-packages");
     assert!(text.contains("        local  packages/reports (requirements/base.txt line 2, installed after its code is copied), packages/audit (requirements/base.txt line 4, installed after its code is copied), wheels/depot_colors-1.0.0-py3-none-any.whl (requirements/base.txt line 6, installed with the dependencies)\n"), "{text}");
 }
+
+#[test]
+fn the_human_summary_shows_what_the_application_and_the_settings_rest_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out = common::djrun(&tmp.path().join("gcloud"))
+            .arg("inspect")
+            .arg(common::fixture(name))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let text = run("asgi-package");
+    assert!(
+        text.contains(
+            "       server  gunicorn with uvicorn workers, relay.asgi:application (ASGI)\n\
+             \x20    evidence  Dockerfile:7 the Dockerfile's command runs `relay.asgi:application` with gunicorn\n\
+             \x20    evidence  Procfile:1 the Procfile runs `relay.asgi:application` with uvicorn\n"
+        ),
+        "{text}"
+    );
+    let text = run("settings-package-empty-init");
+    assert!(
+        text.contains("     evidence  pantry/settings/__init__.py:1 is empty, so `pantry.settings` holds no settings of its own\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("     evidence  compose.yaml:8 the Compose file's environment sets `pantry.settings.cloud`\n"),
+        "{text}"
+    );
+}

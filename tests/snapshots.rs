@@ -134,6 +134,8 @@ snapshot_tests! {
     sass_processor => "sass-processor",
     pipenv_nolock => "pipenv-nolock",
     storages_pinned => "storages-pinned",
+    asgi_package => "asgi-package",
+    settings_package_empty_init => "settings-package-empty-init",
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod media;
 pub mod operator;
 pub mod pipfile_hash;
 pub mod python_version;
+pub mod server;
 pub mod settings;
 pub mod settings_module;
 pub mod sources;
@@ -70,6 +71,13 @@ pub struct ProjectFacts {
     pub wsgi_application: Option<String>,
     /// `module.path.attribute` of the ASGI application, if there is one.
     pub asgi_application: Option<String>,
+    /// The lines of the repository's deploy files that run the application djrun found
+    /// there (`Dockerfile:12 the Dockerfile's command runs `x.asgi:application` with daphne`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub server_evidence: Vec<String>,
+    /// Whether those deploy files run it as ASGI.
+    #[serde(skip)]
+    pub declared_asgi: bool,
     /// The Python version the image uses and why.
     pub python_version: Detected,
     /// The Django version the dependencies pin or bound (`X.Y`).
@@ -157,15 +165,26 @@ struct Chosen {
 
 /// The module file of `module.attribute`, if it exists below `project`.
 fn entry_default(project: &Path, project_root: &str, module: &str) -> Option<(String, usize)> {
-    let rel = module_to_path(module);
+    let rel = entry_path(project, module);
     let text = std::fs::read_to_string(project.join(&rel)).ok()?;
     let parsed = PyModule::parse(&layout::under(project_root, &rel), &text).ok()?;
     settings_module_default_at(&parsed)
 }
 
-/// `package.wsgi.application` (or `asgi`) for the `{kind}.py` that serves the settings
-/// `settings_module`: beside it, in its top-level package, at the project root, else in the
-/// only top-level package that has one.
+/// The file of `module` relative to `project`: `a/b.py`, else the package's `a/b/__init__.py`.
+fn entry_path(project: &Path, module: &str) -> String {
+    let file = module_to_path(module);
+    let package = format!("{}/__init__.py", module.replace('.', "/"));
+    if !project.join(&file).is_file() && project.join(&package).is_file() {
+        package
+    } else {
+        file
+    }
+}
+
+/// `package.wsgi.application` (or `asgi`) for the `{kind}.py` (or the `{kind}/` package)
+/// that serves the settings `settings_module`: beside it, in its top-level package, at the
+/// project root, else in the only top-level package that has one.
 fn find_entry(project: &Path, settings_module: Option<&str>, kind: &str) -> Option<String> {
     let mut candidates: Vec<String> = Vec::new();
     if let Some(module) = settings_module {
@@ -175,12 +194,13 @@ fn find_entry(project: &Path, settings_module: Option<&str>, kind: &str) -> Opti
         }
     }
     let found = |package: &str| {
-        let rel = if package.is_empty() {
-            format!("{kind}.py")
+        let base = if package.is_empty() {
+            kind.to_string()
         } else {
-            format!("{}/{kind}.py", package.replace('.', "/"))
+            format!("{}/{kind}", package.replace('.', "/"))
         };
-        project.join(rel).is_file()
+        project.join(format!("{base}.py")).is_file()
+            || project.join(base).join("__init__.py").is_file()
     };
     if let Some(package) = candidates.iter().find(|p| found(p)) {
         return Some(format!("{package}.{kind}.application"));
@@ -307,7 +327,7 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
                 if m != module {
                     evidence.push(format!(
                         "{}:{line} sets `{m}`",
-                        rel(&module_to_path(wsgi_module))
+                        rel(&entry_path(&project, wsgi_module))
                     ));
                 }
                 module = m;
@@ -327,7 +347,7 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         Some(Chosen {
             evidence: vec![format!(
                 "{}:{line} sets `{module}`",
-                rel(&module_to_path(&entry))
+                rel(&entry_path(&project, &entry))
             )],
             module,
             source: "default",
@@ -356,6 +376,18 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
                         c.source = "production-module";
                     }
                 }
+            }
+        }
+        // A settings package whose `__init__.py` is empty holds no settings: the module in
+        // it that the repository declares, else its production module, else the one that
+        // defines `INSTALLED_APPS`.
+        if c.source != "flag" {
+            if let Some((module, evidence)) =
+                settings_module::in_empty_package(&project, &project_root, &c.module, &declaring)
+            {
+                c.evidence.extend(evidence);
+                c.module = module;
+                c.source = "inferred";
             }
         }
         c
@@ -407,20 +439,45 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
             skipped.at.file, skipped.at.line, skipped.argument, skipped.reason
         ));
     }
+    // The server: the settings' `WSGI_APPLICATION`/`ASGI_APPLICATION`, else what the
+    // repository's deploy files run, else the layout.
     let known = (chosen.source != "unknown").then_some(chosen.module.as_str());
+    let declared_server = server::declared(&project, &declaring);
+    let declared_as = |asgi: bool| {
+        declared_server
+            .as_ref()
+            .filter(|d| d.asgi == asgi)
+            .map(|d| d.application.clone())
+    };
     let wsgi_application = facts
         .wsgi_application
         .clone()
+        .or_else(|| declared_as(false))
         .or_else(|| find_entry(&project, known, "wsgi"));
     let asgi_application = facts
         .asgi_application
         .clone()
+        .or_else(|| declared_as(true))
         .or_else(|| find_entry(&project, known, "asgi"));
     if wsgi_application.is_none() && asgi_application.is_none() {
         hints.push(
-            "server: no WSGI or ASGI application found (no `WSGI_APPLICATION`, `ASGI_APPLICATION`, `wsgi.py` or `asgi.py`)".to_string(),
+            "server: no WSGI or ASGI application found (no `WSGI_APPLICATION`, `ASGI_APPLICATION`, `wsgi.py` or `asgi.py`, no server command in a Dockerfile, Procfile or Compose file)".to_string(),
         );
     }
+    // The deploy files' evidence counts where their application is the one served.
+    let (server_evidence, declared_asgi) = match declared_server {
+        Some(d)
+            if Some(&d.application)
+                == if d.asgi {
+                    asgi_application.as_ref()
+                } else {
+                    wsgi_application.as_ref()
+                } =>
+        {
+            (d.evidence, d.asgi)
+        }
+        _ => (Vec::new(), false),
+    };
 
     let deps = match found_deps {
         Ok((_, deps)) => deps,
@@ -491,6 +548,8 @@ pub fn inspect_with(root: &Path, options: &InspectOptions) -> Result<ProjectFact
         hints,
         wsgi_application,
         asgi_application,
+        server_evidence,
+        declared_asgi,
         python_version,
         django_version,
         dependency_manager,
@@ -745,11 +804,17 @@ mod tests {
         )
         .unwrap();
         let facts = inspect_with(dir.path(), &options).unwrap();
-        assert_eq!(facts.settings_module, "site.settings");
+        // The package's `__init__.py` is empty: the module in it that defines
+        // `INSTALLED_APPS` runs.
+        assert_eq!(facts.settings_module, "site.settings.ci");
         assert_eq!(facts.settings_source, "inferred");
         assert_eq!(
             facts.settings_evidence,
-            vec!["site/wsgi.py:1 the settings module `site.settings` sits beside it"]
+            vec![
+                "site/wsgi.py:1 the settings module `site.settings` sits beside it",
+                "site/settings/__init__.py:1 is empty, so `site.settings` holds no settings of its own",
+                "site/settings/ci.py:1 defines `INSTALLED_APPS`, and the package has no production module",
+            ]
         );
         assert_eq!(
             facts.wsgi_application.as_deref(),
@@ -781,5 +846,61 @@ mod tests {
         std::fs::write(&path, b"A = 1\nB = '\xff'\n").unwrap();
         let err = read_text(&path, "x.py").unwrap_err();
         assert_eq!(err.to_string(), "`x.py` line 2 is not valid UTF-8");
+    }
+
+    #[test]
+    fn deploy_files_that_run_an_asgi_package_choose_it_over_wsgi_application() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("requirements.txt", "django==5.2.1\nuvicorn\n");
+        write(
+            "manage.py",
+            "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"site.settings\")\n",
+        );
+        write("site/__init__.py", "");
+        // startproject's `WSGI_APPLICATION` and `wsgi.py`, but the image runs the ASGI package.
+        write(
+            "site/settings.py",
+            "INSTALLED_APPS = []\nWSGI_APPLICATION = \"site.wsgi.application\"\n",
+        );
+        write("site/wsgi.py", "application = None\n");
+        write("site/asgi/__init__.py", "application = None\n");
+        write(
+            "Dockerfile",
+            "FROM python:3.13-slim\nCMD daphne -b 0.0.0.0 -p $PORT site.asgi:application\n",
+        );
+        let facts = inspect(dir.path()).unwrap();
+        assert_eq!(
+            facts.wsgi_application.as_deref(),
+            Some("site.wsgi.application")
+        );
+        assert_eq!(
+            facts.asgi_application.as_deref(),
+            Some("site.asgi.application")
+        );
+        assert_eq!(
+            facts.server_evidence,
+            vec!["Dockerfile:2 the Dockerfile's command runs `site.asgi:application` with daphne"]
+        );
+        assert_eq!(
+            crate::generate::Server::choose(&facts).unwrap(),
+            crate::generate::Server::Asgi("site.asgi:application".to_string())
+        );
+        // Without the Dockerfile, the layout finds the package, and WSGI_APPLICATION serves.
+        std::fs::remove_file(dir.path().join("Dockerfile")).unwrap();
+        let facts = inspect(dir.path()).unwrap();
+        assert_eq!(
+            facts.asgi_application.as_deref(),
+            Some("site.asgi.application")
+        );
+        assert!(facts.server_evidence.is_empty());
+        assert_eq!(
+            crate::generate::Server::choose(&facts).unwrap(),
+            crate::generate::Server::Wsgi("site.wsgi:application".to_string())
+        );
     }
 }

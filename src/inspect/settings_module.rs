@@ -51,41 +51,149 @@ fn declared_on(line: &str) -> Option<String> {
     valid.then_some(value)
 }
 
+/// Each line of the files `files` names in `folders`, as `(file shown, 1-based line, text,
+/// what the file is)`, comments left out. With `join_continued`, a line that ends in `\`
+/// is joined with the next (a Dockerfile's or a shell's continuation), at the first line's
+/// number. With `skip_generated`, a file djrun generated is not read: what it says is what
+/// djrun decided, not evidence.
+pub(super) fn declaring_lines<'a>(
+    folders: &'a [(&'a Path, &'a str)],
+    files: &'a [(&'a str, &'a str)],
+    join_continued: bool,
+    skip_generated: bool,
+) -> impl Iterator<Item = (String, usize, String, &'a str)> + 'a {
+    folders
+        .iter()
+        .flat_map(move |f| files.iter().map(move |d| (f, d)))
+        .flat_map(move |((folder, shown), (name, what))| {
+            let mut text = std::fs::read_to_string(folder.join(name)).unwrap_or_default();
+            if skip_generated && crate::apply::is_generated(&text) {
+                text.clear();
+            }
+            let file = layout::under(shown, name);
+            let mut lines: Vec<(String, usize, String, &'a str)> = Vec::new();
+            let mut pending: Option<(usize, String)> = None;
+            for (i, line) in text.lines().enumerate() {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with('#') || trimmed.starts_with(';') {
+                    continue;
+                }
+                let (start, mut joined) = match pending.take() {
+                    Some((start, before)) => (start, before + " " + line),
+                    None => (i + 1, line.to_string()),
+                };
+                if join_continued && joined.trim_end().ends_with('\\') {
+                    let cut = joined.trim_end().len() - 1;
+                    joined.truncate(cut);
+                    pending = Some((start, joined));
+                    continue;
+                }
+                lines.push((file.clone(), start, joined, *what));
+            }
+            if let Some((start, joined)) = pending {
+                lines.push((file.clone(), start, joined, *what));
+            }
+            lines
+        })
+}
+
 /// The settings module the repository declares outside Python, with the evidence. Only a
 /// module that exists below `project` counts. `folders` are where to look, each with how it
 /// is shown: the project folder first, then the folders above it that hold its dependency
 /// files (a packaged app keeps its pytest configuration and Compose file at the root).
 pub fn declared(project: &Path, folders: &[(&Path, &str)]) -> Option<(String, Vec<Evidence>)> {
+    declared_where(project, folders, |_| true)
+}
+
+/// [`declared`], counting only the modules `accept` takes.
+fn declared_where(
+    project: &Path,
+    folders: &[(&Path, &str)],
+    accept: impl Fn(&str) -> bool,
+) -> Option<(String, Vec<Evidence>)> {
     let mut found: Option<String> = None;
     let mut evidence = Vec::new();
-    for ((folder, shown), (name, what)) in folders
-        .iter()
-        .flat_map(|f| DECLARING_FILES.iter().map(move |d| (f, d)))
-    {
-        let path = folder.join(name);
-        let Ok(text) = std::fs::read_to_string(&path) else {
+    for (file, line, text, what) in declaring_lines(folders, DECLARING_FILES, false, false) {
+        let Some(module) = declared_on(&text) else {
             continue;
         };
-        for (i, line) in text.lines().enumerate() {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with('#') || trimmed.starts_with(';') {
-                continue;
-            }
-            let Some(module) = declared_on(line) else {
-                continue;
-            };
-            if settings::locate(project, &module).is_none() {
-                continue;
-            }
-            evidence.push(format!(
-                "{}:{} {what} sets `{module}`",
-                layout::under(shown, name),
-                i + 1
-            ));
-            found.get_or_insert(module);
+        if settings::locate(project, &module).is_none() || !accept(&module) {
+            continue;
         }
+        evidence.push(format!("{file}:{line} {what} sets `{module}`"));
+        found.get_or_insert(module);
     }
     found.map(|m| (m, evidence))
+}
+
+/// The `__init__.py` of `module` when it is a package whose `__init__.py` holds nothing but
+/// blank lines and comments: no settings of its own.
+pub fn empty_package_init(project: &Path, module: &str) -> Option<std::path::PathBuf> {
+    let located = settings::locate(project, module)?;
+    if !located.path.ends_with("__init__.py") {
+        return None;
+    }
+    let text = std::fs::read_to_string(&located.path).ok()?;
+    let empty = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#'));
+    empty.then_some(located.path)
+}
+
+/// The module to run where the settings module `package` is a package with an empty
+/// `__init__.py`: the module the repository declares (any that is not itself an empty
+/// package), else the package's production module, else the module in it that defines
+/// `INSTALLED_APPS`. The evidence starts with the empty `__init__.py`.
+pub fn in_empty_package(
+    project: &Path,
+    project_root: &str,
+    package: &str,
+    folders: &[(&Path, &str)],
+) -> Option<(String, Vec<Evidence>)> {
+    let init = empty_package_init(project, package)?;
+    let shown = |path: &Path| layout::under(project_root, &layout::relative(project, path));
+    let mut evidence = vec![format!(
+        "{}:1 is empty, so `{package}` holds no settings of its own",
+        shown(&init)
+    )];
+    if let Some((module, declared)) = declared_where(project, folders, |m| {
+        m != package && empty_package_init(project, m).is_none()
+    }) {
+        evidence.extend(declared);
+        return Some((module, evidence));
+    }
+    if let Some(production) = settings::production_module(project, package) {
+        if let Some(located) = settings::locate(project, &production) {
+            evidence.push(format!(
+                "{}:1 the production module of the settings package",
+                shown(&located.path)
+            ));
+            return Some((production, evidence));
+        }
+    }
+    let dir = init.parent()?;
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".py") && n != "__init__.py")
+        .filter(|n| settings::is_env_name(n.trim_end_matches(".py")))
+        .collect();
+    files.sort();
+    files.into_iter().find_map(|file| {
+        let text = std::fs::read_to_string(dir.join(&file)).ok()?;
+        let line = text.lines().position(|l| l.starts_with("INSTALLED_APPS"))? + 1;
+        evidence.push(format!(
+            "{}:{line} defines `INSTALLED_APPS`, and the package has no production module",
+            shown(&dir.join(&file))
+        ));
+        Some((
+            format!("{package}.{}", file.trim_end_matches(".py")),
+            evidence.clone(),
+        ))
+    })
 }
 
 /// The settings module the layout suggests: `settings.py` or a `settings/` package beside a
@@ -233,6 +341,77 @@ mod tests {
             evidence,
             vec!["backend/pytest.ini:3 pytest's configuration sets `shop.settings`"],
             "comments and modules that do not exist are not evidence"
+        );
+    }
+
+    #[test]
+    fn an_empty_settings_package_runs_the_module_the_repository_declares() {
+        let dir = project(&[
+            ("ledger/settings/__init__.py", "# settings live in the modules below\n\n"),
+            ("ledger/settings/base.py", "DEBUG = False\nINSTALLED_APPS = []\n"),
+            ("ledger/settings/cloud.py", "from .base import *\n"),
+            ("ledger/settings/production.py", "from .base import *\n"),
+            (
+                "compose.yaml",
+                "services:\n  web:\n    environment:\n      DJANGO_SETTINGS_MODULE: ledger.settings\n  worker:\n    environment:\n      DJANGO_SETTINGS_MODULE: ledger.settings.cloud\n",
+            ),
+        ]);
+        let folders = [(dir.path(), ".")];
+        let (module, evidence) =
+            in_empty_package(dir.path(), ".", "ledger.settings", &folders).unwrap();
+        assert_eq!(
+            module, "ledger.settings.cloud",
+            "the evidence outranks production.py"
+        );
+        assert_eq!(
+            evidence,
+            vec![
+                "ledger/settings/__init__.py:1 is empty, so `ledger.settings` holds no settings of its own",
+                "compose.yaml:7 the Compose file's environment sets `ledger.settings.cloud`",
+            ],
+            "the empty package itself is no evidence"
+        );
+        assert_eq!(
+            in_empty_package(dir.path(), ".", "ledger.settings.base", &folders),
+            None
+        );
+    }
+
+    #[test]
+    fn an_empty_settings_package_without_evidence_runs_production_else_installed_apps() {
+        let dir = project(&[
+            ("ledger/settings/__init__.py", ""),
+            (
+                "ledger/settings/base.py",
+                "DEBUG = False\nINSTALLED_APPS = []\n",
+            ),
+            ("ledger/settings/production.py", "from .base import *\n"),
+        ]);
+        let folders = [(dir.path(), ".")];
+        let (module, evidence) =
+            in_empty_package(dir.path(), "app", "ledger.settings", &folders).unwrap();
+        assert_eq!(module, "ledger.settings.production");
+        assert_eq!(
+            evidence[1],
+            "app/ledger/settings/production.py:1 the production module of the settings package"
+        );
+        std::fs::remove_file(dir.path().join("ledger/settings/production.py")).unwrap();
+        let (module, evidence) =
+            in_empty_package(dir.path(), "app", "ledger.settings", &folders).unwrap();
+        assert_eq!(module, "ledger.settings.base");
+        assert_eq!(
+            evidence[1],
+            "app/ledger/settings/base.py:2 defines `INSTALLED_APPS`, and the package has no production module"
+        );
+        // An `__init__.py` with settings of its own is the settings.
+        std::fs::write(
+            dir.path().join("ledger/settings/__init__.py"),
+            "from .base import *\n",
+        )
+        .unwrap();
+        assert_eq!(
+            in_empty_package(dir.path(), "app", "ledger.settings", &folders),
+            None
         );
     }
 }
