@@ -575,7 +575,12 @@ pub fn resolve(
         project: Some(project.clone()),
         region: Some(region.clone()),
         service: (service != derived).then(|| service.clone()),
-        python: (python != detected).then(|| python.clone()),
+        // A Python read from a Dockerfile is saved, and stays saved: djrun may replace that
+        // Dockerfile, and its own is never evidence, so the next run would not find it again.
+        python: (python != detected
+            || facts.python_version.source.contains("Dockerfile")
+            || (request.python.is_none() && saved.python.is_some()))
+        .then(|| python.clone()),
         public: (!public).then_some(false),
         database: (database != suggested).then(|| database.as_str().to_string()),
         sql_instance: (database.is_cloud_sql() && sql_instance != default_instance).then(|| {
