@@ -705,7 +705,7 @@ fn resolve_configuration(
         let from_example = examples.iter().find(|(n, _, _)| *n == var.name);
         let value = if ask {
             let prompt = format!(
-                "Value of `{}` on Cloud Run (the settings read it at {}, with no default)",
+                "Value of `{}` on Cloud Run (the settings require it, at {})",
                 var.name, var.source
             );
             prompter.text(
@@ -730,7 +730,7 @@ fn resolve_configuration(
                 .iter()
                 .any(|h| value.contains(h));
             warnings.push(format!(
-                "`{}` is set to `{value}`, its value in `{file}`: the settings read it at {} with no default.{} Pass `--env {}=VALUE` to set another",
+                "`{}` is set to `{value}`, its value in `{file}`: the settings require it, at {}.{} Pass `--env {}=VALUE` to set another",
                 var.name,
                 var.source,
                 if local { " That address is this machine's: on Cloud Run nothing listens there." } else { "" },

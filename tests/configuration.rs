@@ -103,7 +103,7 @@ fn example_values_flags_and_the_service_url_reach_the_job_and_the_service() {
     let saved = read(&dir.join("djrun.toml"));
     assert!(
         saved.contains(
-            r#"env = { ADMIN_PATH = "admin/", REDIS_URL = "redis://10.0.0.3:6379/0", SUPPORT_EMAIL = "help@ledger.example" }"#
+            r#"env = { ADMIN_PATH = "admin/", LEDGER_REGION = "eu", REDIS_URL = "redis://10.0.0.3:6379/0", SUPPORT_EMAIL = "help@ledger.example" }"#
         ),
         "{saved}"
     );

@@ -637,6 +637,11 @@ fn configured_app_gets_every_value_its_settings_read_at_build_and_at_start() {
             Expect::Prints("https://configured-app-123456789012.europe-west1.run.app"),
         )
         .in_image(
+            "the storage alias the settings import from a module of their own is kept",
+            "python -c 'import django; django.setup(); from django.core.files.storage import storages; print(storages[\"receipts\"].location)'",
+            Expect::Prints("/tmp/receipts"),
+        )
+        .in_image(
             "the app's user writes the audit log the settings' LOGGING names",
             "python -c 'import django, logging; django.setup(); logging.getLogger(\"ledger.payments\").info(\"paid\")' 2>/dev/null && tail -n 1 logs/payments.log",
             Expect::Prints("paid"),

@@ -193,9 +193,11 @@ fn each_required_value_is_asked_with_its_example_as_the_default() {
     assert_eq!(
         values,
         vec![
-            "Value of `ADMIN_PATH` on Cloud Run (the settings read it at ledger_site/settings.py:21, with no default) [admin/]",
-            "Value of `SUPPORT_EMAIL` on Cloud Run (the settings read it at ledger_site/settings.py:22, with no default) [help@ledger.example]",
-            "Value of `REDIS_URL` on Cloud Run (the settings read it at ledger_site/settings.py:26, with no default) [redis://localhost:6379/0]",
+            "Value of `ADMIN_PATH` on Cloud Run (the settings require it, at ledger_site/settings.py:21) [admin/]",
+            "Value of `SUPPORT_EMAIL` on Cloud Run (the settings require it, at ledger_site/settings.py:22) [help@ledger.example]",
+            "Value of `REDIS_URL` on Cloud Run (the settings require it, at ledger_site/settings.py:26) [redis://localhost:6379/0]",
+            // Read with a default, but the settings raise without it.
+            "Value of `LEDGER_REGION` on Cloud Run (the settings require it, at ledger_site/settings.py:29) [eu]",
         ],
         "the secret (PAYMENTS_API_KEY) is never asked here, nor a value djrun gives"
     );
