@@ -112,14 +112,16 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
             };
             let facts = djrun::inspect::inspect_with(&args.path, &options)?;
             if args.json {
-                println!("{}", djrun::report::json(&facts));
+                emit(format!("{}\n", djrun::report::json(&facts)).as_bytes())?;
             } else {
-                print!("{}", djrun::report::human(&facts));
+                emit(djrun::report::human(&facts).as_bytes())?;
             }
             Ok(0)
         }
         Command::Completions(args) => {
-            djrun::docs::completions(args.shell, &mut std::io::stdout());
+            let mut script = Vec::new();
+            djrun::docs::completions(args.shell, &mut script);
+            emit(&script)?;
             Ok(0)
         }
         Command::Man(args) => {
@@ -129,8 +131,12 @@ fn run(cli: Cli, color: bool) -> djrun::Result<i32> {
                         eprintln!("wrote `{}`", path.display());
                     }
                 }
-                None => djrun::docs::man_page(&mut std::io::stdout())
-                    .map_err(|e| djrun::Error::io("write the manual page to", "stdout", e))?,
+                None => {
+                    let mut page = Vec::new();
+                    djrun::docs::man_page(&mut page)
+                        .map_err(|e| djrun::Error::io("render the manual page for", "stdout", e))?;
+                    emit(&page)?;
+                }
             }
             Ok(0)
         }
@@ -180,5 +186,17 @@ fn choices(args: ChoiceArgs, color: bool, interactive: bool) -> InitRequest {
         color: color && std::io::stdout().is_terminal(),
         interactive,
         ..InitRequest::default()
+    }
+}
+
+/// Write data to stdout. A reader that stops early (`djrun inspect --json | head`) closes the
+/// pipe: that ends djrun quietly, as it ends any filter, rather than as an error.
+fn emit(bytes: &[u8]) -> djrun::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => Err(djrun::Error::io("write to", "stdout", e)),
     }
 }

@@ -1252,3 +1252,31 @@ fn every_fixture_checks_clean_right_after_init() {
         drifted.join("\n")
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_djrun_quietly() {
+    // `djrun inspect --json | head -1`, deterministically: the pipe's read end is closed
+    // before djrun writes a byte.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let tmp = tempfile::tempdir().unwrap();
+    let mysite = common::fixture("mysite");
+    let mysite = mysite.to_str().unwrap();
+    for args in [
+        vec!["inspect", "--json", mysite],
+        vec!["inspect", mysite],
+        vec!["completions", "bash"],
+        vec!["man"],
+    ] {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("djrun"))
+            .args(&args)
+            .env("CLOUDSDK_CONFIG", tmp.path())
+            .stdout(writer.try_clone().unwrap())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
