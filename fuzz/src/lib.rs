@@ -51,7 +51,7 @@ fn blocks() -> &'static (String, String) {
                 "allowed_hosts": true, "csrf_origins": true, "secret_key": true,
                 "static_url": false, "static_root": "BASE_DIR / \"staticfiles\"",
                 "whitenoise": true, "after_security": true, "storages": "merge",
-                "static_backend": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+                "static_backend": "site.settings.DjrunStaticFilesStorage", "tolerant_storage": true,
                 "default_backend": "storages.backends.gcloud.GoogleCloudStorage",
                 "database": {"parser": "dj_database_url", "var": "DATABASE_URL",
                              "has_databases": true, "health_checks": true, "cloud_sql": true},
