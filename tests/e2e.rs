@@ -153,10 +153,11 @@ fn poetry2_exports_main_dependencies_only() {
 #[ignore = "end-to-end: needs buildah (run tests/e2e/setup.sh)"]
 fn cookiecutter_split_settings_run_production_with_compiled_psycopg() {
     // `.python-version` says 3.12; the stand-in has only 3.13, hence `--python 3.13`.
+    // Its settings require DJANGO_ADMIN_URL with no default and no example file: the user
+    // gives it, as `init` asks.
     Case::new("tests/fixtures/cookiecutter-split")
-        .init_args(&["--python", "3.13"])
+        .init_args(&["--python", "3.13", "--env", "DJANGO_ADMIN_URL=admin/"])
         .deploy_secret("DATABASE_URL")
-        .deploy_secret("DJANGO_ADMIN_URL")
         .image_env("DJANGO_SETTINGS_MODULE", "config.settings.production")
         .in_image(
             "psycopg uses its C implementation (compiled in the build stage, libpq at run time)",
