@@ -1155,12 +1155,7 @@ pub fn plan_for(facts: &ProjectFacts, options: &Options, deployment: &Deployment
             local_install: local.local_install,
             local_lines: local.local_lines.join("; "),
             writable: writable_folders(facts),
-            writable_reasons: facts
-                .settings
-                .writes
-                .iter()
-                .map(|w| format!("{} `{}` ({}:{})", w.kind, w.path, w.at.file, w.at.line))
-                .collect(),
+            writable_reasons: facts.settings.writes.iter().map(|w| w.describe()).collect(),
         },
     );
     plan.push(generated(facts, "Dockerfile", dockerfile)?);

@@ -412,11 +412,7 @@ pub fn human(facts: &ProjectFacts) -> String {
         ));
     }
     if !d.writes.is_empty() {
-        let places: Vec<String> = d
-            .writes
-            .iter()
-            .map(|w| format!("{} `{}` ({}:{})", w.kind, w.path, w.at.file, w.at.line))
-            .collect();
+        let places: Vec<String> = d.writes.iter().map(|w| w.describe()).collect();
         rows.push((
             "writes",
             format!(

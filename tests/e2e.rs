@@ -1743,6 +1743,12 @@ fn probe_http(o: &mut Outcome, port: u16, host: &str, page: &str, css: Option<&s
     let Some(css) = css else {
         return;
     };
+    check_css(o, port, host, css, "");
+}
+
+/// GET `css` and check that it answers 200 with a stylesheet; `from` says where the URL
+/// came from, in the failure.
+fn check_css(o: &mut Outcome, port: u16, host: &str, css: &str, from: &str) {
     match http_get(port, css, host) {
         Ok(r) => {
             let body = String::from_utf8_lossy(&r.body);
@@ -1751,13 +1757,13 @@ fn probe_http(o: &mut Outcome, port: u16, host: &str, page: &str, css: Option<&s
                 && body.contains('}');
             o.check(r.status == 200 && is_css, || {
                 format!(
-                    "GET {css} answered {} (want 200 with a CSS body):\n{}",
+                    "GET {css}{from} answered {} (want 200 with a CSS body):\n{}",
                     r.status,
                     r.describe()
                 )
             });
         }
-        Err(e) => o.fail(format!("GET {css}: {e}")),
+        Err(e) => o.fail(format!("GET {css}{from}: {e}")),
     }
 }
 
@@ -1792,22 +1798,13 @@ fn follow_linked_css(o: &mut Outcome, live: &Live, page: &str, prefix: &str) {
         ));
     };
     say!("{}: {page} links {css}", o.name);
-    match http_get(live.port, &css, live.host) {
-        Ok(r) => {
-            let body = String::from_utf8_lossy(&r.body);
-            let is_css = r.header("content-type").is_some_and(|t| t.contains("css"))
-                && body.contains('{')
-                && body.contains('}');
-            o.check(r.status == 200 && is_css, || {
-                format!(
-                    "GET {css} (linked by {page}) answered {} (want 200 with a CSS body):\n{}",
-                    r.status,
-                    r.describe()
-                )
-            });
-        }
-        Err(e) => o.fail(format!("GET {css} (linked by {page}): {e}")),
-    }
+    check_css(
+        o,
+        live.port,
+        live.host,
+        &css,
+        &format!(" (linked by {page})"),
+    );
 }
 
 fn check_server_user(o: &mut Outcome, server: &Server) {

@@ -29,6 +29,16 @@ pub struct Write {
     pub at: Location,
 }
 
+impl Write {
+    /// `log file `logs/app.log` (site/settings.py:12)`, as the Dockerfile and `inspect` say it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} `{}` ({}:{})",
+            self.kind, self.path, self.at.file, self.at.line
+        )
+    }
+}
+
 /// Names taken to hold the project folder.
 const ROOTS: &[&str] = &[
     "BASE_DIR",
